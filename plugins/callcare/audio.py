@@ -1,0 +1,77 @@
+"""Decoding any recording we accept into 16-bit PCM at the rate the speech engines want.
+
+PyAV (FFmpeg's libraries, bundled in its wheel) decodes WAV (PCM, mu-law, A-law), MP3, FLAC, OGG,
+M4A/AAC and more at any sample rate, so no system codec has to be installed.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+SUPPORTED_EXTENSIONS = frozenset({"wav", "mp3", "flac", "ogg", "oga", "opus", "m4a", "mp4", "aac", "webm"})
+TARGET_RATE = 16000
+
+
+class AudioDecodeError(ValueError):
+    """The recording cannot be decoded: the call fails with this reason, nothing else does."""
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    """`samples` is int16 with shape (channels, n) at `sample_rate`."""
+
+    samples: np.ndarray
+    sample_rate: int
+    source_rate: int
+    codec: str
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.shape[1] / self.sample_rate
+
+    def channel_pcm(self, index: int) -> bytes:
+        return np.ascontiguousarray(self.samples[index]).astype("<i2").tobytes()
+
+    def mono_pcm(self) -> bytes:
+        mixed = self.samples.astype(np.int32).mean(axis=0)
+        return np.clip(mixed, -32768, 32767).astype("<i2").tobytes()
+
+
+def decode_audio(source: bytes | Path, target_rate: int = TARGET_RATE) -> DecodedAudio:
+    """Decode and resample, keeping up to two channels apart (agent and customer may be split)."""
+    stream_source = io.BytesIO(source) if isinstance(source, bytes) else str(source)
+    try:
+        with av.open(stream_source, mode="r") as container:
+            if not container.streams.audio:
+                raise AudioDecodeError("the file has no audio stream")
+            stream = container.streams.audio[0]
+            channels = min(2, stream.codec_context.channels or 1)
+            layout = "stereo" if channels == 2 else "mono"
+            resampler = av.AudioResampler(format="s16", layout=layout, rate=target_rate)
+            chunks: list[np.ndarray] = []
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1, channels).T)
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1, channels).T)
+            codec = stream.codec_context.name
+            source_rate = stream.codec_context.sample_rate or target_rate
+    except AudioDecodeError:
+        raise
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise AudioDecodeError(f"cannot decode audio: {exc.__class__.__name__}: {exc}") from exc
+    if not chunks:
+        raise AudioDecodeError("the audio stream holds no samples")
+    samples = np.concatenate(chunks, axis=1).astype(np.int16)
+    if samples.shape[1] < target_rate // 10:
+        raise AudioDecodeError(f"the recording is too short ({samples.shape[1] / target_rate:.2f} s)")
+    return DecodedAudio(samples=samples, sample_rate=target_rate, source_rate=source_rate, codec=codec)

@@ -1,0 +1,32 @@
+"""Deterministic call ids: the same recording delivered twice is the same call."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK = 1 << 20
+
+
+def sha256_of_stream(stream: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: stream.read(CHUNK), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_of_file(path: Path) -> str:
+    with path.open("rb") as stream:
+        return sha256_of_stream(stream)
+
+
+def call_id_from_content(sha256_hex: str) -> str:
+    """80 bits of the content hash: collisions are out of reach for any call volume."""
+    return f"c-{sha256_hex[:20]}"
+
+
+def call_id_from_source(source: str, source_id: str, checksum: str) -> str:
+    """For sources with their own identity (a Drive file id plus its checksum)."""
+    digest = hashlib.sha256(f"{source}:{source_id}:{checksum}".encode()).hexdigest()
+    return f"c-{digest[:20]}"

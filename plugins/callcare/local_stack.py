@@ -1,0 +1,174 @@
+"""Runs the local profile: Airflow's four services as separate processes, and nothing else.
+
+`airflow standalone` leaves task workers behind when stopped; here each service starts in its own
+process group and stopping kills the whole group, so Ctrl-C leaves nothing running. The same class
+starts the stack for the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import IO
+
+from callcare.airflow_tasks import POOLS
+
+SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ADMIN_USER = "admin"
+
+
+def airflow_env(home: Path, port: int = 8080, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for every Airflow process of the local profile (and the callcare settings)."""
+    env = dict(os.environ if base is None else base)
+    airflow_home = home / "airflow"
+    secret_file = airflow_home / "secret.json"
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    if not secret_file.exists():
+        secret_file.write_text(json.dumps({"jwt": secrets.token_urlsafe(32), "api": secrets.token_urlsafe(32)}))
+        secret_file.chmod(0o600)
+    secret = json.loads(secret_file.read_text())
+    plugins = str(REPO_ROOT / "plugins")
+    env.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": plugins,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+            "AIRFLOW__API__SECRET_KEY": secret["api"],
+            "AIRFLOW__API_AUTH__JWT_SECRET": secret["jwt"],
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "15",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
+            "PYTHONPATH": os.pathsep.join(p for p in (plugins, env.get("PYTHONPATH", "")) if p),
+            "CALLCARE_HOME": str(home),
+        }
+    )
+    return env
+
+
+def admin_password(home: Path) -> str:
+    """The admin's password: generated once, kept in the airflow home, never in the repo."""
+    path = home / "airflow" / "passwords.json"
+    if path.exists():
+        return json.loads(path.read_text())[ADMIN_USER]
+    password = secrets.token_urlsafe(12)
+    path.write_text(json.dumps({ADMIN_USER: password}))
+    path.chmod(0o600)
+    return password
+
+
+def airflow_bin() -> str:
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def initialize(env: dict[str, str], log: IO[str] | None = None) -> None:
+    """Migrate the metadata database and create the pools (idempotent)."""
+    out = log or subprocess.DEVNULL
+    subprocess.run([airflow_bin(), "db", "migrate"], env=env, check=True, stdout=out, stderr=subprocess.STDOUT)
+    for name, (slots, description) in POOLS.items():
+        subprocess.run(
+            [airflow_bin(), "pools", "set", name, str(slots), description],
+            env=env,
+            check=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+class AirflowStack:
+    def __init__(self, home: Path, port: int = 8080, base_env: dict[str, str] | None = None) -> None:
+        self.home = home
+        self.port = port
+        self.env = airflow_env(home, port, base_env)
+        self.log_dir = home / "logs"
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def initialize(self) -> None:
+        admin_password(self.home)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.log_dir / "init.log").open("a") as log:
+            initialize(self.env, log)
+
+    def start(self, timeout_s: float = 180) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for service in SERVICES:
+            log = (self.log_dir / f"{service}.log").open("ab")
+            self.processes[service] = subprocess.Popen(
+                [airflow_bin(), *service.split()],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stop() kills its workers too
+            )
+            log.close()
+        self.wait_healthy(timeout_s)
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for service, proc in self.processes.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"airflow {service} exited with {proc.returncode}; see {self.log_dir}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(2)
+        raise TimeoutError(f"the Airflow API server did not answer within {timeout_s:.0f} s")
+
+    def stop(self, grace_s: float = 20) -> None:
+        for proc in self.processes.values():
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for proc in self.processes.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for proc in self.processes.values():
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> AirflowStack:
+        self.initialize()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass

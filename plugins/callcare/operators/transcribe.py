@@ -1,0 +1,193 @@
+"""Transcribe one call with Amazon Transcribe, waiting in the triggerer rather than in a worker slot.
+
+A batch job takes minutes; holding a worker for that would make the Transcribe pool cost worker
+slots too. Deferred, the wait is one coroutine polling botocore's `transcription_job_completed`
+waiter. The task returns references only (job name, output URI): the transcript holds PII.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
+from airflow.sdk import conf
+from airflow.sdk.exceptions import AirflowException
+
+from callcare.config import Settings, get_settings
+from callcare.transcription.transcribe_hook import (
+    COMPLETED,
+    FAILED,
+    TranscribeHook,
+    TranscriptionJobFailed,
+    build_job_request,
+    output_location,
+    transcript_s3_uri,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+WAITER_NAME = "transcription_job_completed"  # botocore's own transcribe waiter (TranscriptionJobCompleted)
+STATUS_QUERIES = ["TranscriptionJob.TranscriptionJobStatus", "TranscriptionJob.FailureReason"]
+
+
+class TranscriptionJobCompletedTrigger(AwsBaseWaiterTrigger):
+    """Fires when the job is COMPLETED (status success) or FAILED / timed out (status error)."""
+
+    def __init__(
+        self,
+        *,
+        job_name: str,
+        waiter_delay: int = 30,
+        waiter_max_attempts: int = 120,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+    ) -> None:
+        super().__init__(
+            serialized_fields={"job_name": job_name},
+            waiter_name=WAITER_NAME,
+            waiter_args={"TranscriptionJobName": job_name},
+            failure_message=f"Transcription job {job_name} failed",
+            status_message=f"Transcription job {job_name} status",
+            status_queries=STATUS_QUERIES,
+            return_key="job_name",
+            return_value=job_name,
+            waiter_delay=waiter_delay,
+            waiter_max_attempts=waiter_max_attempts,
+            aws_conn_id=aws_conn_id,
+            region_name=region_name,
+            verify=verify,
+            botocore_config=botocore_config,
+        )
+
+    def hook(self) -> TranscribeHook:
+        return TranscribeHook(
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+        )
+
+
+class TranscribeCallOperator(AwsBaseOperator[TranscribeHook]):
+    """Start (or find) the Transcribe job of one call and wait for its output.
+
+    :param call_id: the call's id; the job name is derived from it. (templated)
+    :param media_uri: s3:// URI of the recording. (templated)
+    :param call_date: YYYY-MM-DD, the lake partition of the output. (templated)
+    :param channels: 2 for agent/customer on separate channels, else 1. (templated)
+    :param settings: defaults to `get_settings()` when the task runs.
+    :param deferrable: wait in the triggerer instead of a worker slot.
+    :param waiter_delay: seconds between status polls.
+    :param waiter_max_attempts: polls before giving up.
+    """
+
+    aws_hook_class = TranscribeHook
+    template_fields: Sequence[str] = aws_template_fields("call_id", "media_uri", "call_date", "channels")
+
+    def __init__(
+        self,
+        *,
+        call_id: str,
+        media_uri: str,
+        call_date: str,
+        channels: int | str = 1,
+        settings: Settings | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        waiter_delay: int = 30,
+        waiter_max_attempts: int = 120,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.call_id = call_id
+        self.media_uri = media_uri
+        self.call_date = call_date
+        self.channels = channels
+        self.settings = settings
+        self.deferrable = deferrable
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+
+    def _settings(self) -> Settings:
+        return self.settings or get_settings()
+
+    @property
+    def _hook_parameters(self) -> dict[str, Any]:
+        # The settings name the region when neither the task nor the connection does.
+        params = super()._hook_parameters
+        return {**params, "region_name": params["region_name"] or self._settings().aws_region}
+
+    def execute(self, context: Context) -> dict[str, str]:
+        request = build_job_request(
+            call_id=self.call_id,
+            media_uri=self.media_uri,
+            call_date=self.call_date,
+            channels=int(self.channels),
+            settings=self._settings(),
+        )
+        job_name = request["TranscriptionJobName"]
+        job, reused = self.hook.start_or_reuse_job(request)
+        status = job.get("TranscriptionJobStatus")
+        self.log.info("Transcription job %s %s (%s)", job_name, "reused" if reused else "started", status)
+        if status in (COMPLETED, FAILED):
+            return self._result(job)
+
+        if self.deferrable:
+            self.defer(
+                trigger=TranscriptionJobCompletedTrigger(
+                    job_name=job_name,
+                    waiter_delay=self.waiter_delay,
+                    waiter_max_attempts=self.waiter_max_attempts,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self._hook_parameters["region_name"],
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+            )
+        try:
+            wait(
+                waiter=self.hook.get_waiter(WAITER_NAME),
+                waiter_delay=self.waiter_delay,
+                waiter_max_attempts=self.waiter_max_attempts,
+                args={"TranscriptionJobName": job_name},
+                failure_message=f"Transcription job {job_name} failed",
+                status_message=f"Transcription job {job_name} status",
+                status_args=STATUS_QUERIES,
+            )
+        except AirflowException:
+            job = self.hook.get_job(job_name)
+            if job.get("TranscriptionJobStatus") == FAILED:
+                raise TranscriptionJobFailed(job_name, job.get("FailureReason")) from None
+            raise
+        return self._result(self.hook.get_job(job_name))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, str]:
+        event = validate_execute_complete_event(event)
+        job = self.hook.get_job(event["job_name"])
+        if event.get("status") != "success" and job.get("TranscriptionJobStatus") != FAILED:
+            raise AirflowException(
+                f"Waiting for transcription job {event['job_name']}: {event.get('message')}"
+            )
+        return self._result(job)
+
+    def _result(self, job: Mapping[str, Any]) -> dict[str, str]:
+        """References for XCom; a FAILED job raises instead, with Transcribe's FailureReason."""
+        name = job["TranscriptionJobName"]
+        status = job.get("TranscriptionJobStatus")
+        if status == FAILED:
+            raise TranscriptionJobFailed(name, job.get("FailureReason"))
+        if status != COMPLETED:
+            raise AirflowException(f"Transcription job {name} is {status}, not {COMPLETED}")
+        uri = transcript_s3_uri(job)
+        if uri is None:  # no usable URL in the answer: the job wrote where we asked it to
+            bucket, key = output_location(self._settings(), self.call_id, self.call_date)
+            uri = f"s3://{bucket}/{key}"
+        return {"call_id": self.call_id, "job_name": name, "transcript_uri": uri}

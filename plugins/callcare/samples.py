@@ -1,0 +1,93 @@
+"""The product's own sample recordings, spoken by flite so no audio ships in the repository.
+
+Three short calls in three formats (16 kHz WAV, 2-channel 8 kHz mu-law WAV, FLAC) show that
+mono and split-channel recordings and several codecs go through the same pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+
+import av
+import numpy as np
+
+SAMPLES_FILE = Path(__file__).resolve().parents[2] / "include" / "samples" / "sample_calls.json"
+RATE = 16000
+GAP_S = 0.45
+
+
+class SampleToolMissing(RuntimeError):
+    pass
+
+
+def speak(text: str, voice: str, workdir: Path, index: int) -> np.ndarray:
+    out = workdir / f"turn{index}.wav"
+    subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(out)], check=True, capture_output=True)
+    with wave.open(str(out)) as w:
+        rate, data = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    if rate != RATE:  # flite's clustergen voices speak at 16 kHz; resample anything else linearly
+        positions = np.linspace(0, len(data) - 1, int(len(data) * RATE / rate))
+        data = np.interp(positions, np.arange(len(data)), data).astype(np.int16)
+    return data
+
+
+def render_call(call: dict, workdir: Path) -> np.ndarray:
+    """Channels (agent, customer), int16, laid end to end with short pauses."""
+    gap = np.zeros(int(GAP_S * RATE), dtype=np.int16)
+    agent, customer = [gap], [gap]
+    for i, (role, text) in enumerate(call["turns"]):
+        speech = speak(text, call["voices"][role], workdir, i)
+        silence = np.zeros_like(speech)
+        agent.append(speech if role == "agent" else silence)
+        customer.append(speech if role == "customer" else silence)
+        agent.append(gap)
+        customer.append(gap)
+    return np.stack([np.concatenate(agent), np.concatenate(customer)])
+
+
+def encode(channels: np.ndarray, path: Path, fmt: str) -> None:
+    if fmt == "stereo-wav-8k":
+        layout, codec, rate, data = "stereo", "pcm_mulaw", 8000, channels
+    elif fmt == "flac":
+        layout, codec, rate, data = "mono", "flac", RATE, channels.sum(axis=0, keepdims=True)
+    else:
+        layout, codec, rate, data = "mono", "pcm_s16le", RATE, channels.sum(axis=0, keepdims=True)
+    data = np.clip(data, -32768, 32767).astype(np.int16)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=rate, layout=layout)
+        frame = av.AudioFrame.from_ndarray(data.T.reshape(1, -1).copy(), format="s16", layout=layout)
+        frame.sample_rate = RATE
+        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout=layout, rate=rate)
+        for resampled in resampler.resample(frame) + resampler.resample(None):
+            for packet in stream.encode(resampled):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def extension(fmt: str) -> str:
+    return "flac" if fmt == "flac" else "wav"
+
+
+def make_samples(target: Path, samples_file: Path = SAMPLES_FILE) -> list[Path]:
+    """Writes each sample into `target` atomically (a half-written file must never be ingested)."""
+    if shutil.which("flite") is None:
+        raise SampleToolMissing("flite is not installed (Debian/Ubuntu: apt-get install flite)")
+    calls = json.loads(samples_file.read_text())
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory(prefix="callcare-samples-") as tmp:
+        workdir = Path(tmp)
+        for call in calls:
+            name = f"{call['name']}.{extension(call['format'])}"
+            staged = workdir / name
+            encode(render_call(call, workdir), staged, call["format"])
+            shutil.move(str(staged), target / f".{name}.part")
+            (target / f".{name}.part").rename(target / name)
+            written.append(target / name)
+    return written

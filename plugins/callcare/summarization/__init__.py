@@ -1,0 +1,1 @@
+"""Summary backends behind one JSON contract (include/prompts/summary_v*.schema.json)."""

@@ -1,0 +1,1 @@
+"""Speech-to-text engines and the one transcript model they all produce."""

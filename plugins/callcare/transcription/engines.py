@@ -1,0 +1,37 @@
+"""Choosing the speech-to-text engine the settings name."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from callcare.audio import DecodedAudio
+from callcare.config import Settings
+from callcare.transcription.model import Transcript
+
+OFFLINE_ENGINES = ("pocketsphinx",)
+
+
+class TranscriptionFailed(Exception):
+    """Permanent: the engine cannot transcribe this recording."""
+
+
+class OfflineEngine(Protocol):
+    name: str
+
+    def transcribe(self, call_id: str, audio: DecodedAudio) -> Transcript: ...
+
+
+_engines: dict[str, OfflineEngine] = {}
+
+
+def get_engine(settings: Settings) -> OfflineEngine:
+    """One engine per process: loading a model costs more than decoding a short call."""
+    name = settings.stt_engine
+    if name not in _engines:
+        if name == "pocketsphinx":
+            from callcare.transcription.pocketsphinx_engine import PocketsphinxEngine
+
+            _engines[name] = PocketsphinxEngine()
+        else:
+            raise ValueError(f"CALLCARE_STT_ENGINE must be one of {OFFLINE_ENGINES}, got {name!r}")
+    return _engines[name]
