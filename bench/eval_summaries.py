@@ -7,6 +7,10 @@ text transcripts (Transcript JSON files named <call_id>*.json in --asr-dir), and
 validity, completeness, sentiment / category / resolved / escalated accuracy, agent_id and
 customer_id exact match, and token-overlap recall of action items, next steps and key details.
 The corpus is only read here and in tests: nothing in the analyzer is derived from it.
+
+Completeness: of the requested fields the truth fills (issue, lists, IDs), the share the summary
+fills too. Item recall: a truth item counts as found when one predicted item covers at least half
+of its content words (numbers compared as figures), so it rewards substance, not wording.
 """
 
 from __future__ import annotations
@@ -48,11 +52,15 @@ CATEGORY_MAP = {
 }
 REQUESTED = ("issue_sentence", "key_details", "action_items", "next_steps", "agent_id", "customer_id")
 RECALL_THRESHOLD = 0.5
-_STOP = set(
-    "a an the and or of to for in on at by with from is are was were be been it its this that these those "
-    "their his her he she they them customer customers caller agent during call done will would can "
-    "could should has have had not no so as if into than then via per".split()
-)
+# fmt: off
+_STOP = frozenset({
+    "a", "an", "the", "and", "or", "of", "to", "for", "in", "on", "at", "by", "with", "from", "is", "are",
+    "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "their", "his", "her", "he",
+    "she", "they", "them", "customer", "customers", "caller", "agent", "during", "call", "done", "will",
+    "would", "can", "could", "should", "has", "have", "had", "not", "no", "so", "as", "if", "into", "than",
+    "then", "via", "per",
+})
+# fmt: on
 
 
 def load_corpus(path: Path = DEFAULT_CORPUS) -> list[dict[str, Any]]:
@@ -85,7 +93,7 @@ def content_tokens(text: str) -> set[str]:
     out = set()
     for w in words:
         w = w.replace(",", "").lstrip("$")
-        if w in _STOP or len(w) < 2 and not w.isdigit():
+        if w in _STOP or (len(w) < 2 and not w.isdigit()):
             continue
         for suffix in ("ing", "ed", "es", "s"):
             if len(w) > len(suffix) + 3 and w.endswith(suffix):
@@ -152,7 +160,9 @@ def evaluate(
     scores = Scores()
     totals = {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "seconds": 0.0, "failures": []}
     for dialogue in dialogues:
-        transcript = asr_transcript(asr_dir, dialogue["call_id"]) if asr_dir else reference_transcript(dialogue)
+        transcript = (
+            asr_transcript(asr_dir, dialogue["call_id"]) if asr_dir else reference_transcript(dialogue)
+        )
         if transcript is None:
             totals["failures"].append(f"{dialogue['call_id']}: no transcript in {asr_dir}")
             continue
@@ -207,7 +217,9 @@ def report(scores: Scores, totals: dict[str, Any], backend_name: str, source: st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", default="offline", choices=("offline", "bedrock", "openai"))
     parser.add_argument("--ids", help="comma-separated call ids (default: all)")
     parser.add_argument("--asr-dir", type=Path, help="folder of speech-to-text Transcript JSON files")
@@ -234,16 +246,29 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(value, dict):
                 rate = "n/a" if value["rate"] is None else f"{100 * value['rate']:5.1f}%"
                 print(f"  {key:34s} {rate:>7s}  (n={value['n']})")
-        print(f"  tokens in/out {figures['input_tokens']}/{figures['output_tokens']}  "
-              f"cost ${figures['cost_usd']:.4f}  {figures['seconds_per_call']:.3f} s/call")
+        print(
+            f"  tokens in/out {figures['input_tokens']}/{figures['output_tokens']}  "
+            f"cost ${figures['cost_usd']:.4f}  {figures['seconds_per_call']:.3f} s/call"
+        )
         for failure in figures["failures"]:
             print(f"  FAILED {failure}")
     if args.verbose:
         for row in scores.rows:
-            misses = {k: (row["predicted"][k], row["truth"][k]) for k in row.get("predicted", {})
-                      if k in row["truth"] and row.get(k) is False}
-            print(row["call_id"], "valid" if row["valid"] else "INVALID", "misses(pred,truth):", misses,
-                  "recall a/n/k:", row.get("action_items"), row.get("next_steps"), row.get("key_details"))
+            misses = {
+                k: (row["predicted"][k], row["truth"][k])
+                for k in row.get("predicted", {})
+                if k in row["truth"] and row.get(k) is False
+            }
+            print(
+                row["call_id"],
+                "valid" if row["valid"] else "INVALID",
+                "misses(pred,truth):",
+                misses,
+                "recall a/n/k:",
+                row.get("action_items"),
+                row.get("next_steps"),
+                row.get("key_details"),
+            )
     return 0 if not figures["failures"] else 1
 
 

@@ -14,19 +14,12 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from callcare import pipeline
 from callcare.pipeline import CallFailed, Context
+from callcare.pools import BEDROCK_POOL, LOCAL_STT_POOL, TRANSCRIBE_POOL  # noqa: F401  (used by DAGs)
 
 log = logging.getLogger(__name__)
 
 PROCESS_DAG_ID = "callcare_process_call"
 INGEST_DAG_ID = "callcare_ingest"
-LOCAL_STT_POOL = "callcare_local_stt"
-TRANSCRIBE_POOL = "callcare_transcribe"
-BEDROCK_POOL = "callcare_bedrock"
-POOLS = {
-    LOCAL_STT_POOL: (2, "CPU-bound offline speech-to-text: one slot per core"),
-    TRANSCRIBE_POOL: (20, "concurrent Amazon Transcribe jobs (account quota)"),
-    BEDROCK_POOL: (4, "concurrent Bedrock summary requests (token quota)"),
-}
 
 STEPS: dict[str, Callable[[str, Context], dict[str, Any]]] = {
     "transcribe": pipeline.transcribe,

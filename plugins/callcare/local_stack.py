@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO
 
-from callcare.airflow_tasks import POOLS
+from callcare.pools import POOLS
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -30,7 +30,10 @@ SECRET = "my card is four one one one"  # transcript text that must never reach 
 
 
 def transcript(n_turns: int = 4) -> Transcript:
-    lines = ["Thanks for calling, agent ID A-G-T one two three four.", f"Hi, {SECRET} and I was charged twice."]
+    lines = [
+        "Thanks for calling, agent ID A-G-T one two three four.",
+        f"Hi, {SECRET} and I was charged twice.",
+    ]
     lines += [f"Filler line number {i} about the charge." for i in range(max(0, n_turns - 2))]
     turns = [
         Turn(f"spk_{i % 2}", float(i), i + 0.9, text, "agent" if i % 2 == 0 else "customer")
@@ -141,7 +144,9 @@ def test_prompt_too_long_retries_once_with_a_shorter_transcript() -> None:
     first, second = (c[0].messages[0][1] for c in client.calls)
     assert len(second) < len(first)
     with pytest.raises(SummaryFailed, match="too long"):
-        summarize_with_repair(Scripted(PromptTooLong("x"), PromptTooLong("x")), transcript(), "2026-02-03", cfg)
+        summarize_with_repair(
+            Scripted(PromptTooLong("x"), PromptTooLong("x")), transcript(), "2026-02-03", cfg
+        )
 
 
 def test_transient_errors_pass_through_for_airflow_to_retry() -> None:
@@ -251,7 +256,9 @@ def test_pricing_profiles_arns_overrides_and_cache() -> None:
     base = "anthropic.claude-3-5-haiku-20241022-v1:0"
     assert base_model_id(f"us.{base}") == base
     assert base_model_id(f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/eu.{base}") == base
-    assert cost_usd(f"us.{base}", 1000, 1000) == pytest.approx(PRICES[base].input_per_1k + PRICES[base].output_per_1k)
+    assert cost_usd(f"us.{base}", 1000, 1000) == pytest.approx(
+        PRICES[base].input_per_1k + PRICES[base].output_per_1k
+    )
     with_cache = cost_usd(base, 0, 0, cache_read_tokens=10000, cache_write_tokens=1000)
     assert with_cache == pytest.approx((10000 * 0.1 + 1000 * 1.25) * PRICES[base].input_per_1k / 1000)
     overrides = parse_price_overrides('{"llama3.1:8b": {"input_per_1k": 0.5, "output_per_1k": 1}}')

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from callcare.summarization.base import SummaryFailed, SummaryResult, get_backend
-from callcare.summarization.offline import OfflineAnalyzer, analyze, assign_roles, third_person
+from callcare.summarization.offline import OfflineAnalyzer, analyze, assign_roles
 from callcare.summarization.schema import validate_summary
+from callcare.summarization.textutil import third_person
 from callcare.transcription.model import Transcript, Turn
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "dialogues.json"
@@ -67,7 +68,9 @@ def test_ids_on_reference_scripts(dialogues: list[dict[str, Any]]) -> None:
     pairs = summaries(dialogues)
     agent_rate, agent_n = id_match_rate(pairs, "agent_id")
     customer_rate, customer_n = id_match_rate(pairs, "customer_id")
-    print(f"agent_id exact {agent_rate:.0%} of {agent_n}; customer_id exact {customer_rate:.0%} of {customer_n}")
+    print(
+        f"agent_id exact {agent_rate:.0%} of {agent_n}; customer_id exact {customer_rate:.0%} of {customer_n}"
+    )
     # measured: 16/16 and 17/17; a few misses would still be acceptable, a broken parser would not
     assert agent_rate >= 0.9 and customer_rate >= 0.9
     # no ID is made up where none was said
@@ -85,7 +88,9 @@ def test_ids_on_lowercase_unpunctuated_text(dialogues: list[dict[str, Any]]) -> 
     assert agent_rate >= 0.9 and customer_rate >= 0.8
 
 
-def test_unknown_roles_fall_back_to_the_speaker_who_sounds_like_the_agent(dialogues: list[dict[str, Any]]) -> None:
+def test_unknown_roles_fall_back_to_the_speaker_who_sounds_like_the_agent(
+    dialogues: list[dict[str, Any]],
+) -> None:
     for d in dialogues:
         transcript = reference(d, roles=False)
         expected = [t["speaker"] for t in d["turns"]]
@@ -103,10 +108,18 @@ def test_field_accuracy_floor(dialogues: list[dict[str, Any]]) -> None:
 
 def test_no_card_ssn_email_or_phone_in_any_summary(dialogues: list[dict[str, Any]]) -> None:
     for d, summary in summaries(dialogues) + summaries(dialogues, asr_like=True):
-        lines = [summary["issue_sentence"], *summary["key_details"], *summary["action_items"], *summary["next_steps"]]
+        lines = [
+            summary["issue_sentence"],
+            *summary["key_details"],
+            *summary["action_items"],
+            *summary["next_steps"],
+        ]
         for line in lines:
             rest = re.sub(r"\$[\d,.]+", "", line.replace(summary["customer_id"] or "#", ""))
-            assert not re.search(r"\d(?:[\s,-]?\d){6,}", rest), (d["call_id"], "long number in a summary line")
+            assert not re.search(r"\d(?:[\s,-]?\d){6,}", rest), (
+                d["call_id"],
+                "long number in a summary line",
+            )
             assert not re.search(r"@|\bdot com\b|social security|date of birth", line, re.I), d["call_id"]
 
 

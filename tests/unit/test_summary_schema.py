@@ -103,7 +103,9 @@ def test_load_schema_returns_a_copy() -> None:
 def test_schema_and_prompt_can_come_from_another_folder(tmp_path: Path) -> None:
     src = prompts_dir()
     shutil.copy(src / "summary_v1.schema.json", tmp_path / "summary_v9.schema.json")
-    (tmp_path / "summary_v9.prompt.txt").write_text("<!-- system -->\nS {{schema}}\n<!-- user -->\nU {{transcript}}\n")
+    (tmp_path / "summary_v9.prompt.txt").write_text(
+        "<!-- system -->\nS {{schema}}\n<!-- user -->\nU {{transcript}}\n"
+    )
     schema = json.loads((tmp_path / "summary_v9.schema.json").read_text())
     assert load_schema("v9", tmp_path) == schema
     validate_summary(copy.deepcopy(GOOD), "v9", tmp_path)

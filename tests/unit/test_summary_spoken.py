@@ -25,7 +25,7 @@ def test_whole_phrase_numbers(text: str, value: int) -> None:
 
 
 def test_digit_by_digit_is_not_one_cardinal() -> None:
-    assert parse_cardinal("one one seven".split(), 0) == (1, 1)
+    assert parse_cardinal(["one", "one", "seven"], 0) == (1, 1)
     assert words_to_number("twenty four ninety nine") is None  # a colloquial price, two numbers
 
 
@@ -92,12 +92,16 @@ def _turns(*pairs: str) -> list[tuple[str, str]]:
 
 
 def test_customer_id_answer_to_a_question() -> None:
-    turns = _turns("Can I have your member ID, please?", "Sure, it's U I two six four four one eight. Dana Roe.")
+    turns = _turns(
+        "Can I have your member ID, please?", "Sure, it's U I two six four four one eight. Dana Roe."
+    )
     assert find_customer_id(turns) == "UI264418"
 
 
 def test_customer_id_said_after_its_name_in_the_same_turn() -> None:
-    turns = _turns("How can I help?", "Hi. My policy number is Q Z five five zero one nine three and I have a question.")
+    turns = _turns(
+        "How can I help?", "Hi. My policy number is Q Z five five zero one nine three and I have a question."
+    )
     assert find_customer_id(turns) == "QZ550193"
 
 
@@ -130,7 +134,9 @@ def test_the_customers_own_number_beats_one_created_during_the_call() -> None:
 
 
 def test_a_created_number_is_used_when_nothing_else_was_said() -> None:
-    turns = _turns("I've opened a case for you. Your case number is H K four four zero one nine.", "Thank you.")
+    turns = _turns(
+        "I've opened a case for you. Your case number is H K four four zero one nine.", "Thank you."
+    )
     assert find_customer_id(turns) == "HK44019"
 
 
@@ -148,7 +154,9 @@ def test_card_numbers_and_ssns_are_never_customer_ids() -> None:
 
 def test_a_reading_cut_off_is_not_an_id() -> None:
     turns = _turns(
-        "What's the order number?", "It's S Q four four... sorry, you're breaking up.", "Could you repeat that?"
+        "What's the order number?",
+        "It's S Q four four... sorry, you're breaking up.",
+        "Could you repeat that?",
     )
     assert find_customer_id(turns) is None
 

@@ -120,7 +120,7 @@ class TranscribeCallOperator(AwsBaseOperator[TranscribeHook]):
 
     @property
     def _hook_parameters(self) -> dict[str, Any]:
-        # The settings name the region when neither the task nor the connection does.
+        # Without a region on the task, the settings' region is used (it wins over the connection's).
         params = super()._hook_parameters
         return {**params, "region_name": params["region_name"] or self._settings().aws_region}
 

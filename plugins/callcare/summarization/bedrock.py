@@ -55,7 +55,9 @@ def parse_response_body(body: dict[str, Any]) -> LlmReply:
             raw_stop=body["stopReason"],
             input_tokens=int(usage.get("inputTokens", 0)),
             output_tokens=int(usage.get("outputTokens", 0)),
-            cache_read_tokens=int(usage.get("cacheReadInputTokens", usage.get("cacheReadInputTokenCount", 0))),
+            cache_read_tokens=int(
+                usage.get("cacheReadInputTokens", usage.get("cacheReadInputTokenCount", 0))
+            ),
             cache_write_tokens=int(
                 usage.get("cacheWriteInputTokens", usage.get("cacheWriteInputTokenCount", 0))
             ),
@@ -153,7 +155,9 @@ class BedrockBackend:
     # ChatClient
     def complete(self, conversation: Conversation, max_tokens: int) -> LlmReply:
         send = self._invoke if self.api == "invoke" else self._converse
-        return self.backoff.run(lambda: self._call(send, conversation, max_tokens), f"bedrock {self.model_id}")
+        return self.backoff.run(
+            lambda: self._call(send, conversation, max_tokens), f"bedrock {self.model_id}"
+        )
 
     def _call(self, send: Any, conversation: Conversation, max_tokens: int) -> LlmReply:
         from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
@@ -175,10 +179,15 @@ class BedrockBackend:
             "max_tokens": max_tokens,
             "temperature": 0,
             "system": conversation.system,
-            "messages": [{"role": r, "content": [{"type": "text", "text": t}]} for r, t in conversation.messages],
+            "messages": [
+                {"role": r, "content": [{"type": "text", "text": t}]} for r, t in conversation.messages
+            ],
         }
         response = self._client.invoke_model(
-            modelId=self.model_id, body=json.dumps(body), contentType="application/json", accept="application/json"
+            modelId=self.model_id,
+            body=json.dumps(body),
+            contentType="application/json",
+            accept="application/json",
         )
         try:
             return parse_response_body(json.loads(response["body"].read()))

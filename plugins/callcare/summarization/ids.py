@@ -96,7 +96,12 @@ def read_id(tokens: Sequence[Token], i: int, allow_short_word: bool = False) -> 
     while j < n:
         tok = tokens[j]
         nxt_digit = is_digitish(j + 1)
-        if tok.kind == "word" and tok.text in REPEATERS and j + 1 < n and tokens[j + 1].kind in ("digit", "letter"):
+        if (
+            tok.kind == "word"
+            and tok.text in REPEATERS
+            and j + 1 < n
+            and tokens[j + 1].kind in ("digit", "letter")
+        ):
             repeat = REPEATERS[tok.text]
         elif tok.kind == "digit":
             parts.append(_digit(tok) * (repeat if len(tok.text) == 1 or not tok.text.isdigit() else 1))

@@ -176,7 +176,9 @@ class Backoff:
                 return call()
             except SummaryTransientError as exc:
                 if attempt == self.attempts:
-                    raise SummaryTransientError(f"{what}: still failing after {attempt} attempts: {exc}") from exc
+                    raise SummaryTransientError(
+                        f"{what}: still failing after {attempt} attempts: {exc}"
+                    ) from exc
                 delay = random.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
                 log.warning("%s: transient error (%s), attempt %d/%d, retrying in %.1fs",
                             what, exc, attempt, self.attempts, delay)  # fmt: skip
@@ -232,8 +234,12 @@ def summarize_with_repair(
                 raise SummaryFailed(f"transcript too long for {cfg.model_id} even after truncation") from exc
             shrank = True
             budget_chars //= 2
-            conversation, truncated = build_conversation(transcript, call_date, cfg.prompt_version, budget_chars)
-            log.warning("%s: input too long, retrying with a %d-character transcript", cfg.backend, budget_chars)
+            conversation, truncated = build_conversation(
+                transcript, call_date, cfg.prompt_version, budget_chars
+            )
+            log.warning(
+                "%s: input too long, retrying with a %d-character transcript", cfg.backend, budget_chars
+            )
             continue
         usage.add(reply)
         log.info("%s %s: stop=%s in=%d out=%d", cfg.backend, cfg.model_id, reply.raw_stop,
@@ -265,8 +271,14 @@ def summarize_with_repair(
             prompt_version=cfg.prompt_version,
             input_tokens=usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens,
             output_tokens=usage.output_tokens,
-            cost_usd=cost_usd(cfg.model_id, usage.input_tokens, usage.output_tokens,
-                              usage.cache_read_tokens, usage.cache_write_tokens, cfg.prices),  # fmt: skip
+            cost_usd=cost_usd(
+                cfg.model_id,
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_tokens,
+                usage.cache_write_tokens,
+                cfg.prices,
+            ),
             truncated=truncated,
             repaired=repaired,
         )

@@ -223,7 +223,11 @@ def normalize_numbers(text: str) -> str:
             continue
         # Digit-by-digit readings: three or more single digits in a row
         run = i
-        while run < len(toks) and lw[run] in DIGIT_WORDS and (run == i or _joined(text, toks[run - 1], toks[run])):
+        while (
+            run < len(toks)
+            and lw[run] in DIGIT_WORDS
+            and (run == i or _joined(text, toks[run - 1], toks[run]))
+        ):
             run += 1
         if run - i >= 3:
             emit(i, run - 1, "".join(str(DIGIT_WORDS[x]) for x in lw[i:run]))

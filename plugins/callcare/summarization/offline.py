@@ -49,7 +49,9 @@ _GREETING_ONLY = re.compile(
 _RECOMMEND = re.compile(r"\b(recommend|suggest|advise)\b")
 _DATE = re.compile(
     r"\b(january|february|march|april|may|june|july|august|september|october|november|december) \d{1,2}\b"
-    r"|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(today|tonight|tomorrow|yesterday|this (morning|afternoon|evening|week|month)|last (night|week|month))\b",
+    r"|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    r"|\b(today|tonight|tomorrow|yesterday|this (morning|afternoon|evening|week|month)"
+    r"|last (night|week|month))\b",
     re.I,
 )
 _SMALL_NUMBER = re.compile(r"\b(two|three|four|five|six|seven|eight|nine|twice)\b", re.I)
@@ -122,9 +124,12 @@ def _label(score: float) -> str:
     return "Positive" if score >= POSITIVE_ABOVE else "Neutral"
 
 
-def sentiments(turn_texts: list[str], agent_texts: list[str]) -> tuple[str, str, str]:
-    """(overall at the end of the call, customer over the call, agent over the call)."""
-    scores = [turn_sentiment(t) for t in turn_texts if t.strip()]
+def sentiments(customer_texts: list[str], agent_texts: list[str]) -> tuple[str, str, str]:
+    """(overall at the end of the call, customer over the call, agent over the call).
+
+    The overall label is the customer's mood as the call ends, so later turns weigh more.
+    """
+    scores = [turn_sentiment(t) for t in customer_texts if t.strip()]
     if not scores:
         return "Neutral", "Neutral", _label(_mean([turn_sentiment(t) for t in agent_texts]))
     n = max(len(scores) - 1, 1)
@@ -144,7 +149,8 @@ def _mean(values: list[float]) -> float:
 @lru_cache(maxsize=1)
 def _category_patterns() -> dict[str, list[tuple[re.Pattern[str], float]]]:
     return {
-        cat: [(re.compile(p), w) for p, w in words.items()] for cat, words in lexicon.CATEGORY_KEYWORDS.items()
+        cat: [(re.compile(p), w) for p, w in words.items()]
+        for cat, words in lexicon.CATEGORY_KEYWORDS.items()
     }
 
 
@@ -200,11 +206,15 @@ def issue_segments(segs: list[Segment], allowed_ids: set[str]) -> list[int]:
         if has_pii(seg.text, allowed_ids):
             continue
         rank = customer_turns.index(seg.turn)
-        score = 2.0 * len(_PROBLEM.findall(seg.low)) + _topic_score(seg.low) - 0.7 * rank - 0.01 * i
+        score = 2.0 * len(_PROBLEM.findall(seg.low)) + _topic_score(seg.low) - 2.0 * rank - 0.01 * i
         if best is None or score > best[0]:
             best = (score, i)
     if best is None:
-        fallback = [i for i, s in enumerate(segs) if s.role == "customer" and len(s.low.split()) >= 3]
+        fallback = [
+            i
+            for i, s in enumerate(segs)
+            if s.role == "customer" and len(s.low.split()) >= 3 and not has_pii(s.text, allowed_ids)
+        ]
         return fallback[:1]
     chosen = [best[1]]
     nxt = best[1] + 1
@@ -228,6 +238,12 @@ def _similar(a: str, b: str) -> bool:
 def _add(lines: list[str], line: str, limit: int) -> None:
     if line and len(lines) < limit and not any(_similar(line, x) for x in lines):
         lines.append(line)
+
+
+def _continue(clause: str) -> str:
+    """A sentence joined onto the previous one starts lower case (but "I" and acronyms stay)."""
+    first = clause.split(" ", 1)[0]
+    return clause if first == "I" or first[1:2].isupper() else clause[:1].lower() + clause[1:]
 
 
 def _as_line(seg: Segment) -> str:
@@ -261,13 +277,14 @@ def key_details(segs: list[Segment], skip: set[int], allowed_ids: set[str]) -> l
     for i, seg in enumerate(segs):
         if i in skip or len(seg.low.split()) < 5 or seg.low.rstrip().endswith("?"):
             continue
+        if seg.role == "agent" and _AGENT_CUES.search(seg.low):  # the greeting, not a fact of the case
+            continue
         if has_pii(seg.text, allowed_ids):
             continue
         line = tidy(seg.text)
         score = 2.0 * line.count("$") + 1.5 * len(_DATE.findall(line)) + 0.5 * bool(_CAUSE.search(line))
         score += 1.0 * len(re.findall(r"\b\d+(?:\.\d+)?\b", re.sub(r"\$[\d,.]+", "", line)))
         score += 0.5 * len(_SMALL_NUMBER.findall(line))
-        score += 1.0 * any(v.lower() in seg.low.replace(" ", "") for v in allowed_ids)
         if score >= 1.5:
             scored.append((score, i))
     best = sorted(sorted(scored, reverse=True)[: MAX_ITEMS["key_details"] + 2], key=lambda x: x[1])
@@ -293,7 +310,8 @@ def analyze(transcript: Transcript, call_date: str) -> dict[str, Any]:
     actions, steps, used = classify_lines(segs, allowed)
     used.update(issue)
     if issue:
-        spoken = " ".join(segs[i].text.rstrip(" .") + "," for i in issue).rstrip(",")
+        clauses = [segs[i].text.rstrip(" .;,") for i in issue]
+        spoken = ", ".join([clauses[0], *map(_continue, clauses[1:])])
         issue_line = tidy(third_person(spoken, "customer"), max_words=45)
     else:
         issue_line = "The customer's reason for calling was not stated."
@@ -319,7 +337,10 @@ def analyze(transcript: Transcript, call_date: str) -> dict[str, Any]:
 
 
 class OfflineAnalyzer:
-    """SummaryBackend without a model: rules, a sentiment lexicon and the spoken-number parser."""
+    """SummaryBackend without a model: rules, a sentiment lexicon and the spoken-number parser.
+
+    It uses no prompt; its prompt_version names the summary contract (schema) it writes.
+    """
 
     name = "offline"
 

@@ -127,9 +127,13 @@ class OpenAICompatBackend:
             payload["response_format"] = {"type": "json_object"}
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         try:
-            response = self.session.post(self.url, json=payload, headers=headers, timeout=(10, self.timeout_s))
+            response = self.session.post(
+                self.url, json=payload, headers=headers, timeout=(10, self.timeout_s)
+            )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise SummaryTransientError(f"openai-compatible server unreachable: {type(exc).__name__}") from exc
+            raise SummaryTransientError(
+                f"openai-compatible server unreachable: {type(exc).__name__}"
+            ) from exc
         status = response.status_code
         if status == 429 or status >= 500:
             raise SummaryTransientError(f"openai-compatible server HTTP {status}: {_error_message(response)}")

@@ -16,12 +16,13 @@ MAX_SEGMENT_WORDS = 32
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+(?=\S)|\s*(?:—|\.\.\.)\s*")
 # where a new clause usually starts in unpunctuated speech
 _CLAUSE_STARTS = {
-    "i've", "i'll", "i'm", "you'll", "we'll", "we've", "please", "okay", "so", "but", "also", "unfortunately",
-    "actually", "yes", "no", "alright", "great", "perfect", "thanks", "thank", "once", "if", "until", "then",
+    "i've", "i'll", "i'm", "you'll", "we'll", "we've", "please", "okay", "so", "but", "also",
+    "unfortunately", "actually", "yes", "no", "alright", "great", "perfect", "thanks", "thank", "once",
+    "if", "until", "then",
 }  # fmt: skip
 _LEADING_FILLER = re.compile(
-    r"^(?:(?:and|so|but|okay|ok|alright|all right|well|yes|yeah|no|great|perfect|sure|right|also|now|oh|um|uh)"
-    r"\b[\s,]*)+",
+    r"^(?:(?:and|so|but|okay|ok|alright|all right|well|yes|yeah|no|great|perfect|sure|right|also|now|oh"
+    r"|um|uh|hi|hello|hey)\b[\s,]*)+",
     re.I,
 )
 
@@ -110,6 +111,7 @@ def third_person(text: str, speaker: str) -> str:
     other = "the customer" if speaker == "agent" else "the company"
     out = re.sub(r"\byou'll\b", f"{other} will", out, flags=re.I)
     out = re.sub(r"\byou've\b", f"{other} has", out, flags=re.I)
+    out = re.sub(r"\byou'd\b", f"{other} would", out, flags=re.I)
     out = re.sub(r"\byou're\b|\byou are\b", f"{other} is", out, flags=re.I)
     out = re.sub(r"\byour\b", f"{other}'s", out, flags=re.I)
     out = _YOU_VERB.sub(lambda m: f"{other} {_PRESENT_3RD.get(m.group(1).lower(), m.group(1))}", out)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 FRAME_S = 0.01
+# 20*log10(rms) of int16 samples: about -40 dBFS, quieter than any speech on a call recording
+SPEECH_LEVEL_DB = 50.0
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,11 @@ def speech_segments(
         return []
     floor = np.percentile(energy, 10)
     peak = np.percentile(energy, 99)
-    if peak - floor < 10:  # no speech stands out from the background
-        return []
+    if peak - floor < 10:
+        # nothing stands out from the rest: all background, or speech with hardly a pause
+        if peak < SPEECH_LEVEL_DB:
+            return []
+        floor = peak - 30.0
     threshold = max(floor + 10.0, peak - 40.0)
     voiced = energy > threshold
     segments = _runs(voiced, min_gap=int(min_silence_s / FRAME_S), min_len=int(min_speech_s / FRAME_S))

@@ -1,0 +1,86 @@
+"""Test setup shared by every suite.
+
+Airflow reads its configuration when first imported, so the environment of a private Airflow home
+is set here, at import time, before any test module imports Airflow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CORPUS = SHARED / "corpus"
+FIXTURES = SHARED / "fixtures"
+sys.path.insert(0, str(REPO / "plugins"))
+
+from callcare.local_stack import airflow_env, initialize  # noqa: E402
+
+SESSION_HOME = Path(tempfile.mkdtemp(prefix="callcare-tests-"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+AIRFLOW_PORT = free_port()
+os.environ.update(airflow_env(SESSION_HOME, AIRFLOW_PORT))
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> dict[str, str]:
+    """A migrated Airflow metadata database with the callcare pools."""
+    env = dict(os.environ)
+    with (SESSION_HOME / "init.log").open("w") as log:
+        initialize(env, log)
+    return env
+
+
+@pytest.fixture
+def callcare_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Settings pointing at a fresh home (inbox, lake, registry) for one test."""
+    from callcare.config import reset_settings
+
+    monkeypatch.setenv("CALLCARE_HOME", str(tmp_path))
+    for name in ("CALLCARE_INBOX_DIR", "CALLCARE_LAKE_URI", "CALLCARE_REGISTRY_URL"):
+        monkeypatch.delenv(name, raising=False)
+    reset_settings()
+    yield tmp_path
+    reset_settings()
+
+
+@pytest.fixture
+def ctx(callcare_home: Path):
+    from callcare.pipeline import Context
+
+    context = Context.create()
+    context.registry.create_schema()
+    return context
+
+
+def dialogues() -> list[dict]:
+    return json.loads((CORPUS / "dialogues.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def corpus_audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Corpus calls rendered once per session (flite + sox) into a temporary folder."""
+    out = tmp_path_factory.mktemp("corpus")
+    ids = "call-0023,call-0047,call-0026,call-0014"
+    subprocess.run(
+        [sys.executable, str(CORPUS / "render.py"), str(CORPUS / "dialogues.json"), str(out), "--ids", ids, "--jobs", "2"],
+        check=True,
+        capture_output=True,
+    )
+    return out

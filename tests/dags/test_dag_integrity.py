@@ -1,0 +1,45 @@
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO / "dags"))
+
+
+def test_no_import_errors(dagbag) -> None:
+    assert dagbag.import_errors == {}
+    assert {"callcare_ingest", "callcare_process_call"} <= set(dagbag.dag_ids)
+
+
+def test_every_dag_is_tagged_and_every_task_retries(dagbag) -> None:
+    for dag in dagbag.dags.values():
+        assert "callcare" in dag.tags, dag.dag_id
+        for task in dag.tasks:
+            assert task.retries >= 1, f"{dag.dag_id}.{task.task_id} has no retries"
+
+
+def test_processing_runs_one_call_and_bounds_speech_to_text(dagbag) -> None:
+    from callcare.pools import LOCAL_STT_POOL
+
+    dag = dagbag.dags["callcare_process_call"]
+    assert dag.schedule is None  # started by the ingest DAG, one run per call
+    assert "call_id" in dag.params
+    assert dag.get_task("transcribe").pool == LOCAL_STT_POOL
+    order = [t.task_id for t in dag.topological_sort()]
+    assert order == ["transcribe", "summarize", "publish"]
+    for task in dag.tasks:
+        assert task.on_failure_callback, f"{task.task_id} would leave its call unmarked on failure"
+
+
+def test_ingest_polls_often_and_never_overlaps(dagbag) -> None:
+    dag = dagbag.dags["callcare_ingest"]
+    assert dag.max_active_runs == 1
+    assert isinstance(dag.schedule, timedelta)
+    assert dag.schedule.total_seconds() <= 30
