@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
-
 from callcare import airflow_tasks as steps
 
 

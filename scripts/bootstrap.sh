@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what callcare needs on a fresh Debian/Ubuntu machine with Python 3.11+, idempotently:
-# system tools (flite and sox speak the sample and test calls), uv, and the Airflow environment in
-# .venv from the pinned lock of this Python version. Re-running is cheap: nothing is reinstalled
-# while the lock files are unchanged.
+# system tools (flite and sox speak the sample and test calls), uv, the Airflow environment in .venv
+# from the pinned lock of this Python version, and dbt's own environment in .venv-dbt. Re-running is
+# cheap: nothing is reinstalled while the lock files are unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,11 +36,14 @@ if [ ! -x .venv-tools/bin/uv ] || [ "$(.venv-tools/bin/uv --version | cut -d' ' 
 fi
 UV=.venv-tools/bin/uv
 
-stamp=$(cat "$lock" requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+stamp=$(cat "$lock" requirements.txt requirements-dev.txt pyproject.toml dbt/constraints.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat .venv/.callcare-stamp 2>/dev/null)" != "$stamp" ]; then
   echo "bootstrap: creating the Airflow environment in .venv (Python $pyver, $lock)"
   "$UV" venv -q --allow-existing .venv --python "$PYTHON"
   VIRTUAL_ENV=.venv "$UV" pip install -q -r requirements.txt -r requirements-dev.txt -c "$lock"
   VIRTUAL_ENV=.venv "$UV" pip install -q --no-deps -e .
+  echo "bootstrap: creating dbt's own environment in .venv-dbt"
+  "$UV" venv -q --allow-existing .venv-dbt --python "$PYTHON"
+  VIRTUAL_ENV=.venv-dbt "$UV" pip install -q -r dbt/requirements.txt -c dbt/constraints.txt
   echo "$stamp" > .venv/.callcare-stamp
 fi

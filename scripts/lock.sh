@@ -12,3 +12,6 @@ uv pip compile requirements.txt requirements-dev.txt -c "$official" --python-ver
 grep -vE "$py311_dropped" "$official" > /tmp/callcare-official-3.11.txt
 uv pip compile requirements.txt requirements-dev.txt -c /tmp/callcare-official-3.11.txt \
   --python-version 3.11 --no-header --no-annotate -o constraints/lock-py3.11.txt
+# dbt's own environment: one lock valid for every supported Python (--universal)
+uv pip compile dbt/requirements.txt --universal --python-version 3.11 --no-header --no-annotate \
+  -o dbt/constraints.txt

@@ -79,7 +79,16 @@ def corpus_audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("corpus")
     ids = "call-0023,call-0047,call-0026,call-0014"
     subprocess.run(
-        [sys.executable, str(CORPUS / "render.py"), str(CORPUS / "dialogues.json"), str(out), "--ids", ids, "--jobs", "2"],
+        [
+            sys.executable,
+            str(CORPUS / "render.py"),
+            str(CORPUS / "dialogues.json"),
+            str(out),
+            "--ids",
+            ids,
+            "--jobs",
+            "2",
+        ],
         check=True,
         capture_output=True,
     )

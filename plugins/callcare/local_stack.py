@@ -7,6 +7,7 @@ starts the stack for the end-to-end tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -32,7 +33,9 @@ def airflow_env(home: Path, port: int = 8080, base: dict[str, str] | None = None
     secret_file = airflow_home / "secret.json"
     airflow_home.mkdir(parents=True, exist_ok=True)
     if not secret_file.exists():
-        secret_file.write_text(json.dumps({"jwt": secrets.token_urlsafe(32), "api": secrets.token_urlsafe(32)}))
+        secret_file.write_text(
+            json.dumps({"jwt": secrets.token_urlsafe(32), "api": secrets.token_urlsafe(32)})
+        )
         secret_file.chmod(0o600)
     secret = json.loads(secret_file.read_text())
     plugins = str(REPO_ROOT / "plugins")
@@ -82,7 +85,9 @@ def airflow_bin() -> str:
 def initialize(env: dict[str, str], log: IO[str] | None = None) -> None:
     """Migrate the metadata database and create the pools (idempotent)."""
     out = log or subprocess.DEVNULL
-    subprocess.run([airflow_bin(), "db", "migrate"], env=env, check=True, stdout=out, stderr=subprocess.STDOUT)
+    subprocess.run(
+        [airflow_bin(), "db", "migrate"], env=env, check=True, stdout=out, stderr=subprocess.STDOUT
+    )
     for name, (slots, description) in POOLS.items():
         subprocess.run(
             [airflow_bin(), "pools", "set", name, str(slots), description],
@@ -145,10 +150,8 @@ class AirflowStack:
             _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         for proc in self.processes.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
         for proc in self.processes.values():
             _signal_group(proc, signal.SIGKILL)
             proc.wait()
@@ -168,7 +171,5 @@ class AirflowStack:
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass

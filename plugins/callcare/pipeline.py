@@ -120,7 +120,9 @@ def publish(call_id: str, ctx: Context) -> dict[str, Any]:
     summary = stored["summary"]
     call_date = call["call_date"]
     ctx.lake.write_parquet(table_key("turns", call_date, call_id), turns_table(call_date, transcript))
-    ctx.lake.write_parquet(table_key("summaries", call_date, call_id), summaries_table(call_id, call_date, stored))
+    ctx.lake.write_parquet(
+        table_key("summaries", call_date, call_id), summaries_table(call_id, call_date, stored)
+    )
     fields = {
         "sentiment": summary.get("sentiment"),
         "category": summary.get("category"),

@@ -6,7 +6,6 @@ from pathlib import Path
 import jsonschema
 import pyarrow.parquet as pq
 import pytest
-
 from callcare.pipeline import Context
 from callcare.sources.inbox import ingest_inbox
 

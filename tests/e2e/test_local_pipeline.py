@@ -11,7 +11,6 @@ from pathlib import Path
 import jsonschema
 import pyarrow.parquet as pq
 import pytest
-
 from callcare.lake import Lake
 from callcare.local_stack import AirflowStack, airflow_bin
 from callcare.registry import Registry
@@ -67,7 +66,9 @@ def test_inbox_to_completed_under_a_running_scheduler(tmp_path: Path, corpus_aud
         (inbox / "2026-09-14_corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt " + b"\xff" * 4000)
 
         calls = wait_for(
-            lambda: (c := registry.list_calls()) and len(c) == 5 and all(x["status"] in TERMINAL for x in c) and c,
+            lambda: (
+                (c := registry.list_calls()) and len(c) == 5 and all(x["status"] in TERMINAL for x in c) and c
+            ),
             timeout_s=900,
             what="5 calls to finish",
         )

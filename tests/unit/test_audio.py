@@ -5,7 +5,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
 from callcare.audio import AudioDecodeError, decode_audio
 
 

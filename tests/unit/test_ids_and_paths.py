@@ -1,7 +1,6 @@
 import io
 
 import pytest
-
 from callcare.ids import call_id_from_content, call_id_from_source, sha256_of_stream
 from callcare.lake_paths import raw_audio_key, summary_key, table_key, transcript_key
 

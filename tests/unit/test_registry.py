@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-
 from callcare.registry import CallNotFound, NewCall, Registry
 from callcare.status import CallStatus, InvalidTransition
 
@@ -64,7 +63,9 @@ def test_failure_keeps_the_reason(registry: Registry) -> None:
         ([CallStatus.TRANSCRIBING, CallStatus.FAILED], CallStatus.FAILED),
     ],
 )
-def test_illegal_transitions_are_refused(registry: Registry, path: list[CallStatus], target: CallStatus) -> None:
+def test_illegal_transitions_are_refused(
+    registry: Registry, path: list[CallStatus], target: CallStatus
+) -> None:
     registry.register(new_call())
     for status in path:
         registry.transition("c-1", status)

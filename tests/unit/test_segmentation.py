@@ -1,5 +1,4 @@
 import numpy as np
-
 from callcare.transcription.diarization import cluster_speakers
 from callcare.transcription.segmentation import speech_segments
 
@@ -19,7 +18,9 @@ def silence(seconds: float) -> np.ndarray:
 
 def test_segments_split_at_pauses() -> None:
     rng = np.random.default_rng(1)
-    audio = np.concatenate([silence(0.5), burst(1.0, 200, rng), silence(0.6), burst(2.0, 200, rng), silence(0.5)])
+    audio = np.concatenate(
+        [silence(0.5), burst(1.0, 200, rng), silence(0.6), burst(2.0, 200, rng), silence(0.5)]
+    )
     segments = speech_segments(audio, RATE)
     assert len(segments) == 2
     assert abs(segments[0].start - 0.5) < 0.1 and abs(segments[0].end - 1.5) < 0.1

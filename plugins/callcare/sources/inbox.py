@@ -106,7 +106,9 @@ def ingest_file(path: Path, inbox: Path, lake: Lake, registry: Registry) -> Inge
     return IngestOutcome(call_id, path.name, "new" if created else "duplicate")
 
 
-def ingest_inbox(inbox: Path, lake: Lake, registry: Registry, settle_s: float = SETTLE_S) -> list[IngestOutcome]:
+def ingest_inbox(
+    inbox: Path, lake: Lake, registry: Registry, settle_s: float = SETTLE_S
+) -> list[IngestOutcome]:
     outcomes = []
     for path in pending_files(inbox, settle_s):
         try:

@@ -62,8 +62,7 @@ class Transcript:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Transcript:
         turns = [
-            Turn(**{**t, "words": [Word(**w) for w in t.get("words", [])]})
-            for t in data.get("turns", [])
+            Turn(**{**t, "words": [Word(**w) for w in t.get("words", [])]}) for t in data.get("turns", [])
         ]
         fields = {k: v for k, v in data.items() if k != "turns"}
         return cls(turns=turns, **fields)
