@@ -64,7 +64,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("metrics: " + json.dumps(metrics, sort_keys=True))
     if call["summary_uri"]:
         stored = lake.get_json(lake.key_from_uri(call["summary_uri"]))
-        print(f"summary ({stored['backend']}, prompt {stored['prompt_version']}, model {stored['model_id']}):")
+        print(
+            f"summary ({stored['backend']}, prompt {stored['prompt_version']}, model {stored['model_id']}):"
+        )
         print(textwrap.indent(json.dumps(stored["summary"], indent=2, ensure_ascii=False), "  "))
     if call["transcript_uri"] and not args.no_transcript:
         document = lake.get_json(lake.key_from_uri(call["transcript_uri"]))

@@ -129,7 +129,11 @@ class Registry:
                 return False
             conn.execute(
                 calls.insert().values(
-                    **new.__dict__, status=CallStatus.UPLOADED.value, created_at=now, updated_at=now, attempt=1
+                    **new.__dict__,
+                    status=CallStatus.UPLOADED.value,
+                    created_at=now,
+                    updated_at=now,
+                    attempt=1,
                 )
             )
             self._add_event(conn, new.call_id, CallStatus.UPLOADED, None, None, {"source": new.source}, now)
@@ -264,7 +268,9 @@ class Registry:
             return [r.call_id for r in conn.execute(query)]
 
     def events(self, call_id: str | None = None, after_id: int = 0) -> Iterator[dict[str, Any]]:
-        query = sa.select(call_events).where(call_events.c.event_id > after_id).order_by(call_events.c.event_id)
+        query = (
+            sa.select(call_events).where(call_events.c.event_id > after_id).order_by(call_events.c.event_id)
+        )
         if call_id is not None:
             query = query.where(call_events.c.call_id == call_id)
         with self.engine.connect() as conn:

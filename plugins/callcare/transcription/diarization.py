@@ -64,7 +64,9 @@ def _two_means(features: np.ndarray, weights: np.ndarray, seed: int) -> list[int
             labels = dist.argmin(axis=1)
             if len(set(labels.tolist())) < 2:
                 break
-            new = np.stack([np.average(features[labels == k], axis=0, weights=weights[labels == k]) for k in (0, 1)])
+            new = np.stack(
+                [np.average(features[labels == k], axis=0, weights=weights[labels == k]) for k in (0, 1)]
+            )
             if np.allclose(new, centers):
                 break
             centers = new

@@ -22,7 +22,9 @@ from callcare.transcription.model import Transcript, Turn, Word
 from callcare.transcription.segmentation import speech_segments
 
 FRAME_RATE = 100  # pocketsphinx frames per second
-NOISE_WORDS = frozenset({"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[BREATH]", "[COUGH]", "[UH]", "[UM]"})
+NOISE_WORDS = frozenset(
+    {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[BREATH]", "[COUGH]", "[UH]", "[UM]"}
+)
 # Segments of one speaker closer than this form one turn.
 TURN_JOIN_GAP_S = 1.0
 
@@ -83,7 +85,9 @@ class PocketsphinxEngine:
             mono = audio.samples[0]
             segments = list(self.segments(mono, 16000))
             labels = cluster_speakers([s.samples for s in segments], 16000)
-            turns.extend(self._turns([(f"spk_{label}", s) for label, s in zip(labels, segments, strict=True)]))
+            turns.extend(
+                self._turns([(f"spk_{label}", s) for label, s in zip(labels, segments, strict=True)])
+            )
         turns.sort(key=lambda t: (t.start, t.end))
         return Transcript(
             call_id=call_id,

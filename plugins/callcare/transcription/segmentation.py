@@ -60,7 +60,8 @@ def speech_segments(
     total = len(energy)
     pad = int(pad_s / FRAME_S)
     return [
-        Segment(round(max(0, s - pad) * FRAME_S, 3), round(min(total, e + pad) * FRAME_S, 3)) for s, e in split
+        Segment(round(max(0, s - pad) * FRAME_S, 3), round(min(total, e + pad) * FRAME_S, 3))
+        for s, e in split
     ]
 
 
