@@ -1,4 +1,4 @@
-"""`callcare`: the operator's command line (list, show, reprocess, and running the local stack)."""
+"""`callcare`: the operator's command line (list, show, reprocess, resummarize, the local stack)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from callcare.config import get_settings
 from callcare.lake import Lake
 from callcare.registry import CallNotFound, Registry
 from callcare.status import CallStatus, InvalidTransition
+from callcare.summarization.base import BACKENDS
 
 COLUMNS = ("call_id", "call_date", "status", "duration_s", "sentiment", "category", "source_ref")
 
@@ -96,6 +97,39 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resummarize(args: argparse.Namespace) -> int:
+    """The DAG's selection and per-call work in this process, for when no scheduler is running."""
+    from callcare import resummarize as rs
+    from callcare.pipeline import Context
+
+    ctx = Context.create()
+    ctx.registry.create_schema()
+    try:
+        request = rs.make_request(ctx.settings, args.prompt_version, args.backend, args.make_current)
+        call_ids = rs.select_calls(
+            ctx.registry, date_from=args.date_from, date_to=args.date_to, all_calls=args.all
+        )
+    except ValueError as exc:
+        print(f"resummarize: {exc}", file=sys.stderr)
+        return 2
+    current = ", making it current" if request.make_current else ""
+    print(
+        f"re-summarizing {len(call_ids)} call(s) with prompt {request.prompt_version} "
+        f"on {request.backend}{current}"
+    )
+    ok = 0
+    for outcome in rs.resummarize_calls(call_ids, ctx, request):
+        if outcome.ok:
+            ok += 1
+            notes = [n for n, flag in (("current", outcome.current), ("replaced", outcome.replaced)) if flag]
+            suffix = f"  ({', '.join(notes)})" if notes else ""
+            print(f"ok      {outcome.call_id}  {outcome.summary_uri}{suffix}")
+        else:
+            print(f"FAILED  {outcome.call_id}  {outcome.reason}")
+    print(f"total: {len(call_ids)} call(s), {ok} ok, {len(call_ids) - ok} failed")
+    return 0 if ok == len(call_ids) else 1
+
+
 def cmd_samples(args: argparse.Namespace) -> int:
     from callcare.samples import make_samples
 
@@ -126,6 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reprocess", help="run a finished call through the pipeline again")
     p.add_argument("call_id")
     p.set_defaults(func=cmd_reprocess)
+    p = sub.add_parser(
+        "resummarize",
+        help="summarize COMPLETED calls again with another prompt version or backend, keeping earlier ones",
+    )
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="first call date, YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="last call date, YYYY-MM-DD (inclusive)")
+    p.add_argument("--all", action="store_true", help="every COMPLETED call (instead of a date range)")
+    p.add_argument("--prompt-version", help="e.g. v2 (default: the configured one)")
+    p.add_argument("--backend", choices=BACKENDS, help="default: the configured one")
+    p.add_argument(
+        "--make-current", action="store_true", help="the app shows the new summary whatever its version"
+    )
+    p.set_defaults(func=cmd_resummarize)
     p = sub.add_parser("samples", help="write the sample recordings (default: into the inbox)")
     p.add_argument("target", nargs="?")
     p.set_defaults(func=cmd_samples)

@@ -6,6 +6,7 @@ import re
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TABLES = ("calls", "turns", "summaries", "metrics", "status_events")
+_PROMPT_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]{0,15}$")
 
 
 def _check_date(call_date: str) -> str:
@@ -31,7 +32,19 @@ def summary_key(call_date: str, call_id: str, prompt_version: str = "v1") -> str
     return f"summaries/{_check_date(call_date)}/{call_id}-summary{suffix}.json"
 
 
-def table_key(table: str, call_date: str, call_id: str) -> str:
+def table_key(table: str, call_date: str, call_id: str, prompt_version: str | None = None) -> str:
+    """One Parquet file per call and partition; a `prompt_version` names another file beside it.
+
+    Re-summarizing with another prompt version must not replace the row the pipeline wrote, so the
+    new version's row goes to `{call_id}-{prompt_version}.parquet` in the same partition: readers of
+    the partition see one row per (call_id, prompt_version). Only the summaries table has versions.
+    """
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}")
-    return f"tables/{table}/call_date={_check_date(call_date)}/{call_id}.parquet"
+    if prompt_version is None:
+        return f"tables/{table}/call_date={_check_date(call_date)}/{call_id}.parquet"
+    if table != "summaries":
+        raise ValueError(f"only the summaries table is versioned, not {table!r}")
+    if not _PROMPT_VERSION.match(prompt_version):  # it becomes part of a file name
+        raise ValueError(f"not a prompt version: {prompt_version!r}")
+    return f"tables/{table}/call_date={_check_date(call_date)}/{call_id}-{prompt_version}.parquet"

@@ -192,6 +192,38 @@ class Registry:
             if result.rowcount != 1:
                 raise CallNotFound(call_id)
 
+    def record_event(
+        self, call_id: str, kind: str, payload: dict[str, Any] | None = None, **fields: Any
+    ) -> str:
+        """Outbox event for something that happened to a call without changing its status.
+
+        Re-summarizing is the case in point: the app's live feed and the SNS publisher must hear of
+        it, yet the call stays where it is. The event carries the current status as both `status`
+        and `previous_status`, so a consumer that renders "from → to" shows no change, and
+        `payload["event"]` names what happened. `fields` update the call row in the same transaction
+        as the event (DESIGN.md: a change and its event are never apart). Returns the status.
+        """
+        unknown = set(fields) - UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        now = _now()
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(calls.c.status).where(calls.c.call_id == call_id)).first()
+            if row is None:
+                raise CallNotFound(call_id)
+            status = CallStatus(row.status)
+            if fields:
+                # the WHERE on the status read above makes a concurrent status change win over us
+                result = conn.execute(
+                    calls.update()
+                    .where(calls.c.call_id == call_id, calls.c.status == status.value)
+                    .values(updated_at=now, **fields)
+                )
+                if result.rowcount != 1:
+                    raise RuntimeError(f"call {call_id} changed status concurrently")
+            self._add_event(conn, call_id, status, status, None, {**(payload or {}), "event": kind}, now)
+        return status.value
+
     def mark_dispatched(self, call_ids: Sequence[str]) -> None:
         if not call_ids:
             return
