@@ -46,21 +46,44 @@ class DecodedAudio:
         return np.clip(mixed, -32768, 32767).astype("<i2").tobytes()
 
 
-def decode_audio(source: bytes | Path, target_rate: int = TARGET_RATE) -> DecodedAudio:
-    """Decode and resample, keeping up to two channels apart (agent and customer may be split)."""
+def _declared_duration_s(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def decode_audio(
+    source: bytes | Path, target_rate: int = TARGET_RATE, max_duration_s: float | None = None
+) -> DecodedAudio:
+    """Decode and resample, keeping up to two channels apart (agent and customer may be split).
+
+    A recording longer than `max_duration_s` is refused before it is decoded when its header says
+    so, and while decoding when the header lies, so an endless file never fills memory.
+    """
     stream_source = io.BytesIO(source) if isinstance(source, bytes) else str(source)
+    limit_samples = None if max_duration_s is None else int(max_duration_s * target_rate)
     try:
         with av.open(stream_source, mode="r") as container:
             if not container.streams.audio:
                 raise AudioDecodeError("the file has no audio stream")
             stream = container.streams.audio[0]
+            declared = _declared_duration_s(container, stream)
+            if max_duration_s is not None and declared is not None and declared > max_duration_s:
+                raise AudioDecodeError(_too_long(declared, max_duration_s))
             channels = min(2, stream.codec_context.channels or 1)
             layout = "stereo" if channels == 2 else "mono"
             resampler = av.AudioResampler(format="s16", layout=layout, rate=target_rate)
             chunks: list[np.ndarray] = []
+            decoded = 0
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1, channels).T)
+                    chunk = out.to_ndarray().reshape(-1, channels).T
+                    chunks.append(chunk)
+                    decoded += chunk.shape[1]
+                if limit_samples is not None and decoded > limit_samples:
+                    raise AudioDecodeError(_too_long(decoded / target_rate, max_duration_s or 0))
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1, channels).T)
             codec = stream.codec_context.name
@@ -75,3 +98,7 @@ def decode_audio(source: bytes | Path, target_rate: int = TARGET_RATE) -> Decode
     if samples.shape[1] < target_rate // 10:
         raise AudioDecodeError(f"the recording is too short ({samples.shape[1] / target_rate:.2f} s)")
     return DecodedAudio(samples=samples, sample_rate=target_rate, source_rate=source_rate, codec=codec)
+
+
+def _too_long(seconds: float, limit: float) -> str:
+    return f"the recording lasts {seconds / 60:.0f} min or more; the limit is {limit / 60:.0f} min"

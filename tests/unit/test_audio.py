@@ -70,3 +70,22 @@ def test_truncated_file_is_still_decoded_or_refused_clearly(tmp_path: Path) -> N
     except AudioDecodeError:
         return
     assert decoded.duration_s < 0.6
+
+
+def test_an_over_long_recording_is_refused_from_its_header(tmp_path: Path) -> None:
+    path = write(tmp_path / "long.flac", "flac", 16000, 1)
+    with pytest.raises(AudioDecodeError, match="limit is"):
+        decode_audio(path, max_duration_s=0.5)
+    assert decode_audio(path, max_duration_s=5).duration_s == pytest.approx(1.0, abs=0.08)
+
+
+def test_a_header_without_a_length_is_caught_while_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streams can omit or misstate their length: the decode loop enforces the limit too."""
+    import callcare.audio
+
+    monkeypatch.setattr(callcare.audio, "_declared_duration_s", lambda _container, _stream: None)
+    path = write(tmp_path / "stream.wav", "pcm_s16le", 16000, 1)
+    with pytest.raises(AudioDecodeError, match="limit is"):
+        decode_audio(path, max_duration_s=0.5)

@@ -67,3 +67,15 @@ def test_call_date_from_name_or_mtime(tmp_path: Path) -> None:
     assert call_date_for(unnamed) == "2026-01-01"
     invalid = drop(tmp_path, "2026-02-31.mp3", b"x")
     assert call_date_for(invalid) != "2026-02-31"
+
+
+def test_empty_and_oversized_files_are_rejected_with_reasons(ctx: Context) -> None:
+    inbox = ctx.settings.inbox_dir
+    drop(inbox, "empty.wav", b"")
+    drop(inbox, "huge.wav", b"x" * 4096)
+    drop(inbox, "fine.wav", b"y" * 100)
+    outcomes = {o.file_name: o for o in ingest_inbox(inbox, ctx.lake, ctx.registry, max_bytes=1000)}
+    assert outcomes["empty.wav"].outcome == "rejected" and "empty" in outcomes["empty.wav"].reason
+    assert outcomes["huge.wav"].outcome == "rejected" and "limit" in outcomes["huge.wav"].reason
+    assert outcomes["fine.wav"].outcome == "new"
+    assert (inbox / "rejected" / "huge.wav").stat().st_size == 4096

@@ -71,13 +71,25 @@ def _move(path: Path, folder: Path) -> Path:
     return target
 
 
-def ingest_file(path: Path, inbox: Path, lake: Lake, registry: Registry) -> IngestOutcome:
+def _reject(path: Path, inbox: Path, reason: str) -> IngestOutcome:
+    moved = _move(path, inbox / REJECTED)
+    moved.with_name(moved.name + ".reason.txt").write_text(reason + "\n")
+    return IngestOutcome(None, path.name, "rejected", reason)
+
+
+def ingest_file(
+    path: Path, inbox: Path, lake: Lake, registry: Registry, max_bytes: int | None = None
+) -> IngestOutcome:
     ext = path.suffix.lower().lstrip(".")
     if ext not in SUPPORTED_EXTENSIONS:
-        reason = f"not a supported audio format: .{ext or '(none)'}"
-        moved = _move(path, inbox / REJECTED)
-        moved.with_name(moved.name + ".reason.txt").write_text(reason + "\n")
-        return IngestOutcome(None, path.name, "rejected", reason)
+        return _reject(path, inbox, f"not a supported audio format: .{ext or '(none)'}")
+    size = path.stat().st_size
+    if size == 0:
+        return _reject(path, inbox, "the file is empty")
+    if max_bytes is not None and size > max_bytes:
+        return _reject(
+            path, inbox, f"the file is {size / 2**20:.0f} MiB; the limit is {max_bytes / 2**20:.0f} MiB"
+        )
     sha = sha256_of_file(path)
     call_id = call_id_from_content(sha)
     call_date = call_date_for(path)
@@ -107,12 +119,16 @@ def ingest_file(path: Path, inbox: Path, lake: Lake, registry: Registry) -> Inge
 
 
 def ingest_inbox(
-    inbox: Path, lake: Lake, registry: Registry, settle_s: float = SETTLE_S
+    inbox: Path,
+    lake: Lake,
+    registry: Registry,
+    settle_s: float = SETTLE_S,
+    max_bytes: int | None = None,
 ) -> list[IngestOutcome]:
     outcomes = []
     for path in pending_files(inbox, settle_s):
         try:
-            outcome = ingest_file(path, inbox, lake, registry)
+            outcome = ingest_file(path, inbox, lake, registry, max_bytes)
         except OSError as exc:  # one unreadable file must not stop the others
             log.warning("could not ingest %s: %s", path.name, exc)
             continue
