@@ -3,8 +3,12 @@
 # system tools (flite and sox speak the sample and test calls), uv, the Airflow environment in .venv
 # from the pinned lock of this Python version, and dbt's own environment in .venv-dbt. Re-running is
 # cheap: nothing is reinstalled while the lock files are unchanged.
+# With --test it also installs what only the tests need: the CDK app's environment (.venv-infra)
+# and Debian's chromium for the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for_tests=false
+[ "${1:-}" = "--test" ] && for_tests=true
 
 PYTHON=${PYTHON:-python3}
 UV_VERSION=0.13.9
@@ -46,4 +50,11 @@ if [ "$(cat .venv/.callcare-stamp 2>/dev/null)" != "$stamp" ]; then
   "$UV" venv -q --allow-existing .venv-dbt --python "$PYTHON"
   VIRTUAL_ENV=.venv-dbt "$UV" pip install -q -r dbt/requirements.txt -c dbt/constraints.txt
   echo "$stamp" > .venv/.callcare-stamp
+fi
+
+# the web app deploys on its own, so it has its own environment (.venv-webapp)
+./webapp/bootstrap.sh
+if $for_tests; then
+  ./infra/bootstrap.sh
+  ./webapp/install_browser.sh
 fi

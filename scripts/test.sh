@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Every test, the way CI runs them: installs what it needs, lints, then runs pytest.
+# Every test, the way CI runs them: installs what it needs, lints, then runs the suites, each in
+# the environment its code deploys with (Airflow, web app, CDK app).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/bootstrap.sh
-.venv/bin/ruff check plugins dags tests bench
-.venv/bin/ruff format --check plugins dags tests bench
+./scripts/bootstrap.sh --test
+paths=(plugins dags tests bench webapp infra scripts)
+.venv/bin/ruff check "${paths[@]}"
+.venv/bin/ruff format --check "${paths[@]}"
+.venv-infra/bin/python -m pytest -q -p no:cacheprovider tests/infra
+.venv-webapp/bin/python -m pytest -q -p no:cacheprovider tests/webapp
 exec .venv/bin/python -m pytest "$@"

@@ -1,22 +1,48 @@
 """The one settings object: every backend choice and location comes from here.
 
-Values are read from environment variables named CALLCARE_*; on Airflow, Airflow Variables of the
-same name (lower case, without the prefix: e.g. `callcare_lake_uri`) override them through
-`Settings.from_airflow()`. Nothing else in the package reads the environment.
+Values are read from environment variables named CALLCARE_*; inside Airflow tasks the Variable
+`callcare_settings` (a JSON object of field names, e.g. {"gdrive_folder_id": "..."}) overrides them
+through `Settings.from_airflow()`. Nothing else in the package reads the environment.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 PROFILES = ("local", "aws")
+DBT_TARGETS = ("duckdb", "athena")
+# MWAA's recipe (DESIGN.md): the startup script builds dbt's virtualenv here, and the deploy step puts
+# the dbt project inside the dags prefix.
+MWAA_DBT_EXECUTABLE = "/usr/local/airflow/dbt_venv/bin/dbt"
+MWAA_DBT_PROJECT_DIR = "/usr/local/airflow/dags/dbt"
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _default_home() -> Path:
     return Path.cwd() / "var"
+
+
+def _default_dbt_executable() -> str:
+    """MWAA's dbt venv, else the checkout's .venv-dbt (scripts/bootstrap.sh), else a dbt on PATH.
+
+    dbt never shares the Airflow environment (dbt-athena pins an older PyAthena), so a dbt found
+    next to this Python is not looked for. The MWAA path is the answer of last resort so that an
+    error names the place the startup script should have filled.
+    """
+    for candidate in (Path(MWAA_DBT_EXECUTABLE), _REPO_ROOT / ".venv-dbt" / "bin" / "dbt"):
+        if candidate.is_file():
+            return str(candidate)
+    return shutil.which("dbt") or MWAA_DBT_EXECUTABLE
+
+
+def _default_dbt_project_dir() -> Path:
+    """The checkout's dbt/ locally; on MWAA the deploy step syncs it into the dags prefix."""
+    local = _REPO_ROOT / "dbt"
+    return local if (local / "dbt_project.yml").is_file() else Path(MWAA_DBT_PROJECT_DIR)
 
 
 @dataclass(frozen=True)
@@ -31,6 +57,9 @@ class Settings:
     # 2-channel audio: which channel carries the agent ("0" = left, "1" = right)
     agent_channel: int = 0
     max_speakers: int = 2
+    # recordings over these limits end FAILED (duration) or are rejected at the inbox (size)
+    max_duration_s: int = 3 * 3600
+    max_upload_bytes: int = 1024 * 1024 * 1024
     # AWS
     aws_region: str = "us-east-1"
     bedrock_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -40,6 +69,9 @@ class Settings:
     openai_api_key: str | None = None
     sns_topic_arn: str | None = None
     prompt_version: str = "v1"
+    # pipeline metrics: CloudWatch namespace (aws) and the environment dimension; unset = log lines
+    metrics_cloudwatch_namespace: str | None = None
+    metrics_environment: str | None = None
     # LLM summaries: transcripts longer than this are cut in the middle (the result says truncated)
     llm_max_transcript_chars: int = 48000
     # JSON {"model-id": {"input_per_1k": USD, "output_per_1k": USD}} adding to/overriding the built-in prices
@@ -58,6 +90,56 @@ class Settings:
     transcribe_vocabulary_filter_name: str | None = None
     # "mask" (***), "remove" or "tag"
     transcribe_vocabulary_filter_method: str = "mask"
+    # seconds between two status polls of a Transcribe job (the wait runs in the triggerer)
+    transcribe_poll_interval_s: int = 30
+    # -- aws profile: connections, lake, Google Drive source, alerts --
+    # Airflow connection of the AWS hooks (Transcribe, SNS); on MWAA it carries no keys (execution role)
+    aws_conn_id: str = "aws_default"
+    # S3-compatible endpoint (moto, MinIO) for the lake and presigned URLs; unset = AWS
+    s3_endpoint_url: str | None = None
+    # KMS key (id, ARN or alias/...) every lake object is written with (SSE-KMS); unset = bucket default
+    lake_kms_key_id: str | None = None
+    # lifetime of a presigned audio URL for the web app
+    presign_expiry_s: int = 900
+    # Airflow connection (postgres) of the registry; when set it wins over registry_url, so the
+    # database password stays in the connection (Secrets Manager on MWAA), not in the environment
+    registry_conn_id: str | None = None
+    # Airflow connection (google_cloud_platform, keyfile_dict = the service account's key JSON)
+    gdrive_conn_id: str = "callcare_gdrive"
+    # the Drive folder recordings are dropped into (My Drive or a shared drive)
+    gdrive_folder_id: str | None = None
+    # when set, each landed recording is moved there (needs the drive scope, not drive.readonly)
+    gdrive_processed_folder_id: str | None = None
+    # "changes" (changes API with a stored page token) or "list" (list the whole folder every poll)
+    gdrive_discovery: str = "changes"
+    # Drive API root for tests and private endpoints; unset = https://www.googleapis.com/
+    gdrive_api_endpoint: str | None = None
+    gdrive_page_size: int = 100
+    gdrive_download_chunk_bytes: int = 8 * 1024 * 1024
+    # recordings landed per poll; the rest wait (remembered) for the next poll
+    gdrive_max_files_per_poll: int = 25
+    # polls a file that cannot be downloaded is retried before it is given up (and logged)
+    gdrive_max_attempts: int = 5
+    # outbox events published per run of the alerts DAG
+    alerts_batch_size: int = 200
+    # -- warehouse (dbt through cosmos) --
+    # dbt's own executable (see _default_dbt_executable for the default)
+    dbt_executable: str | None = None
+    dbt_project_dir: Path | None = None
+    # target in dbt/profiles.yml: unset = duckdb on the local profile, athena on aws
+    dbt_target: str | None = None
+    # the local DuckDB file the marts are built into
+    warehouse_path: Path | None = None
+    # Glue database of the lake's Parquet tables (callcare.glue_tables), and the one dbt builds into
+    glue_database: str = "callcare_lake"
+    athena_database: str = "callcare_analytics"
+    athena_work_group: str = "primary"
+    # where Athena writes query results and dbt's tables; unset = under the lake bucket
+    athena_s3_staging_dir: str | None = None
+    athena_s3_data_dir: str | None = None
+    # debounce of the warehouse DAG: wait until no call finished for this long, but no longer than max
+    warehouse_quiet_s: int = 120
+    warehouse_max_wait_s: int = 900
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -72,6 +154,18 @@ class Settings:
             object.__setattr__(self, "lake_uri", (home / "lake").as_uri())
         if self.registry_url is None:
             object.__setattr__(self, "registry_url", f"sqlite:///{home / 'registry.db'}")
+        if self.dbt_executable is None:
+            object.__setattr__(self, "dbt_executable", _default_dbt_executable())
+        project = _default_dbt_project_dir() if self.dbt_project_dir is None else self.dbt_project_dir
+        object.__setattr__(self, "dbt_project_dir", Path(project).resolve())
+        if self.dbt_target is None:
+            object.__setattr__(self, "dbt_target", "athena" if self.profile == "aws" else "duckdb")
+        if self.dbt_target not in DBT_TARGETS:
+            raise ValueError(f"CALLCARE_DBT_TARGET must be one of {DBT_TARGETS}, got {self.dbt_target!r}")
+        warehouse = (
+            home / "warehouse" / "callcare.duckdb" if self.warehouse_path is None else self.warehouse_path
+        )
+        object.__setattr__(self, "warehouse_path", Path(warehouse).resolve())
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:
@@ -86,6 +180,42 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         return cls.from_mapping(os.environ)
+
+    @classmethod
+    def from_airflow(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The environment, overridden by the Airflow Variable `callcare_settings`, inside a task.
+
+        One Variable holding a JSON object ({"gdrive_folder_id": "...", ...}) rather than one per
+        field: on MWAA every Variable lookup is a Secrets Manager call, and a task reads settings
+        once. The profile is not overridable (the DAG files pick their shape from the environment
+        at parse time, and a task must agree with them). `registry_conn_id`, when set, turns the
+        registry's Airflow connection into `registry_url`, so its password never sits in the
+        environment. Only call it from Airflow task code.
+        """
+        import json
+
+        from callcare.airflow_settings import registry_url_from_connection, settings_variable
+
+        values = dict(os.environ if env is None else env)
+        overrides = settings_variable()
+        if overrides:
+            if not isinstance(overrides, dict):
+                raise ValueError("the Airflow Variable callcare_settings must hold a JSON object")
+            names = {f.name for f in fields(cls)}
+            for name, value in overrides.items():
+                if name not in names or name == "profile":
+                    raise ValueError(f"callcare_settings: {name!r} is not a setting it may change")
+                key = f"CALLCARE_{name.upper()}"
+                if value is None:  # null: back to the default
+                    values.pop(key, None)
+                else:
+                    values[key] = value if isinstance(value, str) else json.dumps(value)
+        settings = cls.from_mapping(values)
+        if settings.registry_conn_id:
+            settings = settings.with_overrides(
+                registry_url=registry_url_from_connection(settings.registry_conn_id)
+            )
+        return settings
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from callcare.config import get_settings
-from callcare.local_stack import ADMIN_USER, AirflowStack, admin_password
+from callcare.local_stack import ADMIN_USER, AirflowStack, WebApp, admin_password
 from callcare.registry import Registry
 from callcare.status import TERMINAL
 
@@ -27,6 +27,7 @@ def run_local(port: int = 8080, with_samples: bool = True) -> int:
     settings = get_settings()
     home: Path = settings.home
     stack = AirflowStack(home, port)
+    webapp = WebApp(home, port + 1)
     stopping = False
 
     def request_stop(_signum: int, _frame: object) -> None:
@@ -42,6 +43,11 @@ def run_local(port: int = 8080, with_samples: bool = True) -> int:
         print("callcare: starting api-server, scheduler, dag-processor and triggerer ...", flush=True)
         stack.start()
         print(f"callcare: Airflow UI at {stack.url}  (user {ADMIN_USER}, password {admin_password(home)})")
+        if webapp.available():
+            webapp.start()
+            print(f"callcare: web app at {webapp.url}  (user admin, password {webapp.admin_password()})")
+        else:
+            print("callcare: web app not installed (.venv-webapp missing: run ./webapp/bootstrap.sh)")
         if with_samples:
             from callcare.samples import make_samples
 
@@ -58,6 +64,7 @@ def run_local(port: int = 8080, with_samples: bool = True) -> int:
                 announced = True
                 print(
                     "\ncallcare: all calls processed. Look at them:\n"
+                    f"  web app      {webapp.url}  (caseworkers' view, live updates)\n"
                     f"  Airflow UI   {stack.url}/dags/callcare_process_call\n"
                     "  CLI          .venv/bin/callcare list   |   .venv/bin/callcare show <call_id>\n"
                     f"  lake         {settings.lake_uri}\n"
@@ -69,7 +76,8 @@ def run_local(port: int = 8080, with_samples: bool = True) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        print("\ncallcare: stopping Airflow ...", flush=True)
+        print("\ncallcare: stopping the web app and Airflow ...", flush=True)
+        webapp.stop()
         stack.stop()
         print("callcare: stopped.", flush=True)
     return 0

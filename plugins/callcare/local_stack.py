@@ -173,3 +173,70 @@ class AirflowStack:
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
+
+
+class WebApp:
+    """The caseworker web app (its own environment, .venv-webapp) beside the local Airflow."""
+
+    def __init__(self, home: Path, port: int) -> None:
+        self.home = home
+        self.port = port
+        self.password_file = home / "webapp" / "admin-password"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def executable(self) -> Path:
+        return REPO_ROOT / ".venv-webapp" / "bin" / "callcare-web"
+
+    def available(self) -> bool:
+        return self.executable.exists()
+
+    def admin_password(self) -> str:
+        return self.password_file.read_text().strip() if self.password_file.exists() else "(see its log)"
+
+    def start(self, timeout_s: float = 90) -> None:
+        env = {
+            **os.environ,
+            "CALLCARE_HOME": str(self.home),
+            "CALLCARE_WEB_PORT": str(self.port),
+            "CALLCARE_WEB_ADMIN_PASSWORD_FILE": str(self.password_file),
+        }
+        log_dir = self.home / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with (log_dir / "webapp.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(self.executable), "serve"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the web app exited with {self.process.returncode}; see {log_dir / 'webapp.log'}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.url}/login/", timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(1)
+        raise TimeoutError(f"the web app did not answer within {timeout_s:.0f} s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        _signal_group(self.process, signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            _signal_group(self.process, signal.SIGKILL)
+            self.process.wait()
+        self.process = None

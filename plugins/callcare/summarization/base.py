@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from callcare.config import Settings
     from callcare.transcription.model import Transcript
 
-BACKENDS = ("offline", "bedrock", "openai")
+BACKENDS = ("offline", "bedrock", "openai", "instant")
 
 
 class SummaryFailed(Exception):
@@ -70,6 +70,10 @@ def get_backend(settings: Settings | None = None) -> SummaryBackend:
         from callcare.summarization.bedrock import BedrockBackend
 
         return BedrockBackend.from_settings(settings)
+    if choice == "instant":
+        from callcare.summarization.instant import InstantBackend
+
+        return InstantBackend(prompt_version=settings.prompt_version)
     if choice == "openai":
         from callcare.summarization.openai_compat import OpenAICompatBackend
 

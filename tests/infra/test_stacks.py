@@ -1,0 +1,261 @@
+"""What each stack provides: lake layout and lifecycle, MWAA wiring and its execution role, Glue and
+Athena, alerting, web hosting, alarms and dashboard."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("aws_cdk", reason="needs the CDK environment: .venv-infra (infra/bootstrap.sh)")
+
+from aws_cdk.assertions import Match, Template
+
+from tests.infra.cdk_synth import MODELS, REPO
+
+
+def _statements(prod, sid_prefix=""):
+    ((_, _, policy),) = prod.resources("AWS::IAM::ManagedPolicy")
+    return {
+        s.get("Sid", ""): s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid", "").startswith(sid_prefix)
+    }
+
+
+def _flat(value) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def test_lake_lifecycle_moves_raw_audio_to_glacier(prod):
+    (lake,) = [
+        r
+        for lid, r in prod.templates["storage"]["Resources"].items()
+        if lid.startswith("Lake") and r["Type"] == "AWS::S3::Bucket"
+    ]
+    rules = {r["Id"]: r for r in lake["Properties"]["LifecycleConfiguration"]["Rules"]}
+    raw = rules["raw-audio-to-glacier"]
+    assert raw["Prefix"] == "raw-audio/"
+    assert raw["Transitions"] == [{"StorageClass": "GLACIER", "TransitionInDays": 90}]
+    assert rules["old-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+    assert lake["DeletionPolicy"] == "Retain"  # prod keeps the lake when the stack goes
+
+
+def test_mwaa_environment_runs_private_with_the_artifacts_and_secrets_backend(prod):
+    ((_, _, env),) = prod.resources("AWS::MWAA::Environment")
+    props = env["Properties"]
+    assert props["Name"] == "callcare-prod"
+    assert props["AirflowVersion"] == "3.3.1"
+    assert props["DagS3Path"] == "dags"
+    for key, path in (
+        ("Plugins", "plugins.zip"),
+        ("Requirements", "requirements.txt"),
+        ("StartupScript", "startup.sh"),
+    ):
+        assert path in _flat(props[f"{key}S3Path"])
+        assert "ObjectVersion" in _flat(props[f"{key}S3ObjectVersion"])
+    subnets = _flat(props["NetworkConfiguration"]["SubnetIds"])
+    assert subnets.count("privateSubnet") == 2 and "public" not in subnets
+    options = props["AirflowConfigurationOptions"]
+    assert options["secrets.backend"].endswith("SecretsManagerBackend")
+    kwargs = json.loads(options["secrets.backend_kwargs"])
+    assert kwargs["connections_prefix"] == "callcare/prod/connections"
+    assert kwargs["variables_prefix"] == "callcare/prod/variables"
+    assert options["callcare.profile"] == "aws"
+    assert "callcare-prod-lake-123456789012-eu-west-1" in _flat(options["callcare.lake_uri"])
+    assert options["callcare.glue_database"] == "callcare_prod"
+    assert options["callcare.athena_database"] == "callcare_prod_analytics"
+    assert options["callcare.athena_work_group"] == "callcare-prod-analytics"
+    assert options["callcare.registry_conn_id"] == "callcare_registry"
+    for key in options:  # MWAA's key pattern for configuration options
+        assert key == key.lower() and len(key) <= 64, key
+    parameters = prod.templates["airflow"]["Parameters"]
+    assert {"PluginsObjectVersion", "RequirementsObjectVersion", "StartupObjectVersion"} <= set(parameters)
+
+
+def test_execution_role_is_least_privilege(prod):
+    (role,) = [res for stack, _, res in prod.resources("AWS::IAM::Role") if stack == "airflow"]
+    principals = _flat(role["Properties"]["AssumeRolePolicyDocument"])
+    assert "airflow.amazonaws.com" in principals and "airflow-env.amazonaws.com" in principals
+    s = _statements(prod)
+    # lake: only the DESIGN.md prefixes, no bucket-wide object access, no delete
+    lake = _flat(s["LakeObjects"]["Resource"])
+    for prefix in ("raw-audio/*", "transcripts/*", "summaries/*", "tables/*", "warehouse/*"):
+        assert prefix in lake
+    assert "s3:DeleteObject" not in _flat(s)
+    # Bedrock: exactly the configured models (a foundation model; an inference profile and its model)
+    bedrock = _flat(s["BedrockInvoke"]["Resource"])
+    assert f"foundation-model/{MODELS[0]}" in bedrock
+    assert f"inference-profile/{MODELS[1]}" in bedrock
+    assert "foundation-model/anthropic.claude-3-7-sonnet-20250219-v1:0" in bedrock
+    assert s["BedrockInvoke"]["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    # secrets: this environment's callcare/ prefix only
+    assert ":secret:callcare/prod/*" in _flat(s["Secrets"]["Resource"])
+    assert sorted(s["Secrets"]["Action"]) == [
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+    ]
+    assert s["CallAlerts"]["Action"] == "sns:Publish"
+    assert "CallAlerts" in _flat(s["CallAlerts"]["Resource"])
+    assert "transcription-job/callcare-*" in _flat(s["TranscribeJobs"]["Resource"])
+    assert "workgroup/callcare-prod-analytics" in _flat(s["AthenaWorkgroup"]["Resource"])
+    glue = _flat(s["GlueCatalog"]["Resource"])
+    assert "database/callcare_prod" in glue and "table/callcare_prod/*" in glue
+    assert s["Metrics"]["Condition"]["StringEquals"]["cloudwatch:namespace"] == ["AmazonMWAA", "Callcare"]
+    assert "log-group:airflow-callcare-prod-*" in _flat(s["AirflowLogs"]["Resource"])
+
+
+def test_glue_tables_come_from_the_generated_catalog_with_partition_projection(prod):
+    committed = json.loads((REPO / "dbt" / "glue" / "lake_tables.json").read_text())
+    tables = {
+        r["Properties"]["TableInput"]["Name"]: r["Properties"]
+        for _, _, r in prod.resources("AWS::Glue::Table")
+    }
+    assert set(tables) == {t["Name"] for t in committed}
+    for spec in committed:
+        props = tables[spec["Name"]]
+        assert props["DatabaseName"] == "callcare_prod"
+        table = props["TableInput"]
+        columns = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+        assert columns == [(c["Name"], c["Type"]) for c in spec["StorageDescriptor"]["Columns"]]
+        assert [k["Name"] for k in table["PartitionKeys"]] == ["call_date"]
+        assert "call_date" not in dict(columns)
+        params = table["Parameters"]
+        assert params["projection.enabled"] == "true"
+        assert params["projection.call_date.type"] == "date"
+        template = _flat(params["storage.location.template"])
+        assert f"tables/{spec['Name']}/call_date=${{call_date}}/" in template
+        assert "callcare-prod-lake-" in template
+        assert "{{lake_uri}}" not in _flat(table)
+    Template.from_json(prod.templates["catalog"]).resource_count_is("AWS::Glue::Database", 2)
+
+
+def test_pyarrow_schemas_have_glue_tables():
+    """Every lake table of callcare.tables (the schemas) is in the generated catalog infra applies."""
+    from callcare_infra.lake_tables import table_inputs
+
+    lake_paths = (REPO / "plugins" / "callcare" / "lake_paths.py").read_text()
+    names = {t["Name"] for t in table_inputs("s3://bucket")}
+    for name in names:
+        assert f'"{name}"' in lake_paths
+    assert {"calls", "turns", "summaries"} <= names
+
+
+def test_athena_workgroup_limits_and_encrypts(prod):
+    Template.from_json(prod.templates["catalog"]).has_resource_properties(
+        "AWS::Athena::WorkGroup",
+        {
+            "Name": "callcare-prod-analytics",
+            "WorkGroupConfiguration": Match.object_like(
+                {
+                    "EnforceWorkGroupConfiguration": True,
+                    "BytesScannedCutoffPerQuery": 10 * 1024**3,
+                    "PublishCloudWatchMetricsEnabled": True,
+                }
+            ),
+        },
+    )
+
+
+def test_alert_topics_secrets_and_email_parameters(prod):
+    template = Template.from_json(prod.templates["alerting"])
+    template.resource_count_is("AWS::SNS::Topic", 2)
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": {"Ref": "AlertEmail"}}
+    )
+    subscriptions = [
+        r for r in prod.templates["alerting"]["Resources"].values() if r["Type"] == "AWS::SNS::Subscription"
+    ]
+    assert all(r.get("Condition") for r in subscriptions)  # no subscription when the parameter is empty
+    names = {r["Properties"]["Name"] for _, _, r in prod.resources("AWS::SecretsManager::Secret")}
+    assert names == {
+        "callcare/prod/connections/callcare_gdrive",
+        "callcare/prod/variables/callcare_settings",
+        "callcare/prod/connections/callcare_registry",
+    }
+
+
+def test_web_app_behind_alb_with_waf_rate_limit_and_postgres(prod):
+    web = Template.from_json(prod.templates["webapp"])
+    web.has_resource_properties(
+        "AWS::WAFv2::WebACL",
+        {
+            "Scope": "REGIONAL",
+            "Rules": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "Name": "rate-limit-per-ip",
+                            "Action": {"Block": {}},
+                            "Statement": {
+                                "RateBasedStatement": Match.object_like(
+                                    {"AggregateKeyType": "IP", "Limit": 1000}
+                                )
+                            },
+                        }
+                    )
+                ]
+            ),
+        },
+    )
+    web.resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
+    web.has_resource_properties("AWS::ECS::Service", {"LaunchType": "FARGATE"})
+    web.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {"Protocol": "HTTPS", "Port": 443, "Certificates": Match.any_value()},
+    )
+    (task,) = [
+        r for r in prod.templates["webapp"]["Resources"].values() if r["Type"] == "AWS::ECS::TaskDefinition"
+    ]
+    container = task["Properties"]["ContainerDefinitions"][0]
+    assert {s["Name"] for s in container["Secrets"]} == {
+        "CALLCARE_DB_USER",
+        "CALLCARE_DB_PASSWORD",
+        "CALLCARE_DB_NAME",
+    }
+    assert not any("PASSWORD" in e["Name"] for e in container["Environment"])
+    Template.from_json(prod.templates["database"]).has_resource_properties(
+        "AWS::RDS::DBInstance",
+        {
+            "Engine": "postgres",
+            "MultiAZ": True,
+            "DeletionProtection": True,
+            "EnableIAMDatabaseAuthentication": True,
+        },
+    )
+
+
+def test_alarms_and_dashboard(prod):
+    alarms = {
+        r["Properties"]["AlarmName"]: r["Properties"] for _, _, r in prod.resources("AWS::CloudWatch::Alarm")
+    }
+    expected = {
+        "callcare-prod-dag-failed-callcare_process_call",
+        "callcare-prod-dag-failed-callcare_ingest",
+        "callcare-prod-failed-call-rate",
+        "callcare-prod-processing-p95",
+        "callcare-prod-throttling-transcribe",
+        "callcare-prod-throttling-bedrock",
+        "callcare-prod-throttling-bedrock-service",
+        "callcare-prod-web-5xx",
+    }
+    assert expected <= set(alarms)
+    for name, props in alarms.items():
+        assert "Alarms" in _flat(props["AlarmActions"]), f"{name} does not notify the alarm topic"
+    assert alarms["callcare-prod-processing-p95"]["ExtendedStatistic"] == "p95"
+    assert alarms["callcare-prod-dag-failed-callcare_process_call"]["Namespace"] == "AmazonMWAA"
+    ((_, _, dashboard),) = prod.resources("AWS::CloudWatch::Dashboard")
+    body = _flat(dashboard["Properties"]["DashboardBody"])
+    for title in ("Calls per hour", "Processing time", "Success and failure", "Cost (USD per hour)"):
+        assert title in body
+    for stat in ("p50", "p95", "p99"):
+        assert stat in body
+
+
+def test_metric_names_come_from_the_pipelines_observability_module(prod):
+    from callcare_infra.lake_tables import callcare_module
+
+    obs = callcare_module("observability")
+    body = _flat([r["Properties"] for _, _, r in prod.resources("AWS::CloudWatch::Alarm")])
+    for name in (obs.CALLS_FAILED, obs.CALLS_COMPLETED, obs.PROCESSING_SECONDS, obs.THROTTLES):
+        assert name in body

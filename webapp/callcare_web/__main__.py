@@ -1,0 +1,5 @@
+import sys
+
+from callcare_web.cli import main
+
+sys.exit(main())

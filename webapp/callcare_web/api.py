@@ -1,0 +1,358 @@
+"""The REST API (JWT from FAB's security API): calls, transcripts, summaries, audio, assignment.
+
+    POST /api/v1/security/login {"username": ..., "password": ..., "provider": "db", "refresh": true}
+    GET  /api/v1/calls/?status=COMPLETED&sentiment=Negative&q=refund&page=1&page_size=25
+    GET  /api/v1/calls/<call_id>            .../transcript   .../summary   .../audio
+    PUT  /api/v1/calls/<call_id>/assignment {"user_id": 3 | null}      (supervisors)
+
+Every endpoint answers 401 without a valid, unexpired bearer token and 403 for a call outside the
+user's scope. The OpenAPI document is at /api/v1/_openapi, Swagger UI at /swagger/v1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, g, request
+from flask_appbuilder.api import BaseApi, expose, safe
+from flask_appbuilder.security.decorators import protect
+
+from callcare_web import audit, calls, media
+from callcare_web.models import utcnow
+from callcare_web.search_index import index_pending
+from callcare_web.security import CALLS, CALLS_API
+
+PUBLIC_FIELDS = (
+    "call_id",
+    "call_date",
+    "status",
+    "error_message",
+    "created_at",
+    "updated_at",
+    "completed_at",
+    "duration_s",
+    "channels",
+    "audio_format",
+    "stt_engine",
+    "summary_backend",
+    "model_id",
+    "prompt_version",
+    "sentiment",
+    "category",
+    "agent_id",
+    "customer_id",
+    "resolved",
+    "escalated",
+    "assignee_id",
+    "assignee",
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.isoformat()
+    return value
+
+
+def serialize(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(row[k]) for k in PUBLIC_FIELDS if k in row}
+
+
+def _engine() -> sa.Engine:
+    return current_app.extensions["sqlalchemy"].engine
+
+
+def _viewer() -> calls.Viewer:
+    return calls.Viewer(g.user.id, current_app.appbuilder.sm.has_access("can_list_all", CALLS))
+
+
+class CallsApi(BaseApi):
+    resource_name = "calls"
+    class_permission_name = CALLS_API
+    openapi_spec_tag = "Calls"
+    allow_browser_login = False
+    method_permission_name = {  # noqa: RUF012 (FAB reads it as a class attribute)
+        "get_list": "list",
+        "get": "show",
+        "transcript": "show",
+        "summary": "show",
+        "audio": "audio",
+        "put_assignment": "assign",
+    }
+
+    def _load(self, call_id: str) -> tuple[dict[str, Any] | None, Any]:
+        with _engine().connect() as conn:
+            try:
+                return calls.get_call(conn, _viewer(), call_id), None
+            except calls.NotFound:
+                return None, self.response_404()
+            except calls.Forbidden:
+                audit.record("denied", call_id, via="api")
+                return None, self.response_403()
+
+    @expose("/", methods=["GET"])
+    @protect()
+    @safe
+    def get_list(self) -> Any:
+        """List the calls the user may see
+        ---
+        get:
+          description: >-
+            Calls, newest first unless `sort` says otherwise. Caseworkers get the calls assigned
+            to them; supervisors and admins get every call.
+          parameters:
+          - {in: query, name: status, schema: {type: string, enum: [UPLOADED, TRANSCRIBING, SUMMARIZING, COMPLETED, FAILED]}}
+          - {in: query, name: date_from, schema: {type: string, format: date}}
+          - {in: query, name: date_to, schema: {type: string, format: date}}
+          - {in: query, name: sentiment, schema: {type: string, enum: [Positive, Neutral, Negative]}}
+          - {in: query, name: category, schema: {type: string}}
+          - {in: query, name: agent, schema: {type: string}}
+          - {in: query, name: assignee, schema: {type: string}, description: "me, none or a user id"}
+          - {in: query, name: q, schema: {type: string}, description: "words searched in summaries and transcripts"}
+          - {in: query, name: sort, schema: {type: string, enum: [created, updated, date, status, sentiment, category, agent, duration, assignee]}}
+          - {in: query, name: dir, schema: {type: string, enum: [asc, desc]}}
+          - {in: query, name: page, schema: {type: integer, minimum: 1}}
+          - {in: query, name: page_size, schema: {type: integer, minimum: 1, maximum: 100}}
+          responses:
+            200:
+              description: A page of calls
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      count: {type: integer}
+                      page: {type: integer}
+                      page_size: {type: integer}
+                      result: {type: array, items: {type: object}}
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+        """
+        settings = current_app.config["CALLCARE_WEB"]
+        filters = calls.Filters.parse(request.args, page_size=settings.page_size)
+        if filters.errors:
+            return self.response_400(message="; ".join(filters.errors))
+        if filters.q:
+            index_pending(_engine(), settings.core.lake_uri)
+        with _engine().connect() as conn:
+            page = calls.list_calls(conn, _viewer(), filters)
+        audit.record("list", via="api", count=len(page.rows))
+        return self.response(
+            200,
+            count=page.total,
+            page=page.page,
+            page_size=page.page_size,
+            result=[serialize(r) for r in page.rows],
+        )
+
+    @expose("/<call_id>", methods=["GET"])
+    @protect()
+    @safe
+    def get(self, call_id: str) -> Any:
+        """One call
+        ---
+        get:
+          parameters:
+          - {in: path, name: call_id, required: true, schema: {type: string}}
+          responses:
+            200:
+              description: The call's registry fields, its metrics and its assignee
+              content:
+                application/json:
+                  schema: {type: object}
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        call, error = self._load(call_id)
+        if error is not None:
+            return error
+        audit.record("view", call_id, via="api")
+        return self.response(
+            200, **serialize(call), metrics=call["metrics"], roles_swapped=call["roles_swapped"]
+        )
+
+    @expose("/<call_id>/transcript", methods=["GET"])
+    @protect()
+    @safe
+    def transcript(self, call_id: str) -> Any:
+        """The call's transcript: turns (speaker, role, start, end, text) and metrics
+        ---
+        get:
+          description: >-
+            The transcript document as the pipeline stored it; when a person swapped the agent and
+            customer labels, `roles_swapped` is true and the turns carry the corrected roles.
+          parameters:
+          - {in: path, name: call_id, required: true, schema: {type: string}}
+          responses:
+            200:
+              description: The transcript document
+              content:
+                application/json:
+                  schema: {type: object}
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        call, error = self._load(call_id)
+        if error is not None:
+            return error
+        doc = calls.read_document(
+            current_app.config["CALLCARE_WEB"].core.lake_uri, call.get("transcript_uri")
+        )
+        if doc is None:
+            return self.response_404()
+        if call["roles_swapped"]:
+            swap = {"agent": "customer", "customer": "agent"}
+            for turn in doc.get("transcript", {}).get("turns", []):
+                turn["role"] = swap.get(turn.get("role"), turn.get("role"))
+        audit.record("view_transcript", call_id, via="api")
+        return self.response(200, call_id=call_id, roles_swapped=call["roles_swapped"], **doc)
+
+    @expose("/<call_id>/summary", methods=["GET"])
+    @protect()
+    @safe
+    def summary(self, call_id: str) -> Any:
+        """The call's summary with its backend, model, prompt version, tokens and cost
+        ---
+        get:
+          parameters:
+          - {in: path, name: call_id, required: true, schema: {type: string}}
+          responses:
+            200:
+              description: The summary document
+              content:
+                application/json:
+                  schema: {type: object}
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        call, error = self._load(call_id)
+        if error is not None:
+            return error
+        doc = calls.read_document(current_app.config["CALLCARE_WEB"].core.lake_uri, call.get("summary_uri"))
+        if doc is None:
+            return self.response_404()
+        audit.record("view_summary", call_id, via="api")
+        return self.response(200, call_id=call_id, **doc)
+
+    @expose("/<call_id>/audio", methods=["GET"])
+    @protect()
+    def audio(self, call_id: str) -> Any:
+        """The recording
+        ---
+        get:
+          description: >-
+            A local lake streams the file and answers Range requests (206); an S3 lake redirects
+            (302) to a presigned URL that expires after a few minutes.
+          parameters:
+          - {in: path, name: call_id, required: true, schema: {type: string}}
+          - {in: header, name: Range, schema: {type: string}, required: false}
+          responses:
+            200:
+              description: The audio file
+              content:
+                audio/*: {}
+            206:
+              description: The requested byte range
+            302:
+              description: Redirect to a presigned S3 URL
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        call, error = self._load(call_id)
+        if error is not None:
+            return error
+        settings = current_app.config["CALLCARE_WEB"]
+        if not request.headers.get("Range", "").startswith("bytes=") or request.headers["Range"].startswith(
+            "bytes=0-"
+        ):
+            audit.record("listen", call_id, via="api")
+        return media.audio_response(
+            settings.core.lake_uri, call, settings.core.aws_region, settings.audio_url_expiry_s
+        )
+
+    @expose("/<call_id>/assignment", methods=["PUT"])
+    @protect()
+    @safe
+    def put_assignment(self, call_id: str) -> Any:
+        """Assign the call to a user, or unassign it (supervisors)
+        ---
+        put:
+          parameters:
+          - {in: path, name: call_id, required: true, schema: {type: string}}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    user_id: {type: integer, nullable: true}
+          responses:
+            200:
+              description: The assignment now
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        call, error = self._load(call_id)
+        if error is not None:
+            return error
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or "user_id" not in body:
+            return self.response_400(message='body must be {"user_id": <int or null>}')
+        target = body["user_id"]
+        if target is not None and (not isinstance(target, int) or isinstance(target, bool)):
+            return self.response_400(message="user_id must be an integer or null")
+        with _engine().begin() as conn:
+            if (
+                target is not None
+                and not conn.execute(
+                    sa.select(calls.users.c.id).where(
+                        calls.users.c.id == target, calls.users.c.active.is_(True)
+                    )
+                ).first()
+            ):
+                return self.response_400(message="no such active user")
+            previous = call["assignee_id"]
+            if previous != target:
+                conn.execute(calls.assignments.delete().where(calls.assignments.c.call_id == call_id))
+                if target is not None:
+                    conn.execute(
+                        calls.assignments.insert().values(
+                            call_id=call_id, user_id=target, assigned_by_id=g.user.id, assigned_at=utcnow()
+                        )
+                    )
+        if previous != target:
+            audit.record("assign", call_id, from_user_id=previous, to_user_id=target, via="api")
+        return self.response(200, call_id=call_id, user_id=target)
+
+
+def register(appbuilder: Any) -> None:
+    appbuilder.add_api(CallsApi)

@@ -1,0 +1,164 @@
+"""The Flask app factory: configuration, FAB, CSRF, security headers, views, API, live feed, SNS."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from callcare.registry import Registry
+from flask import Flask, jsonify
+from flask_appbuilder import AppBuilder, Model
+from flask_appbuilder.const import AUTH_DB, AUTH_OAUTH
+from flask_appbuilder.models.sqla.base import SQLA
+from flask_wtf.csrf import CSRFProtect
+
+from callcare_web import models  # noqa: F401  (its tables join Model.metadata before create_all)
+from callcare_web.config import ROLE_ADMIN, ROLE_PUBLIC, WebSettings
+from callcare_web.security import FAB_ROLES, CallcareSecurityManager, password_policy
+
+log = logging.getLogger(__name__)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL (the registry sets it on the file) with NORMAL sync: no corruption on a crash, and a commit
+    # needs no fsync of its own; FAB's first start writes a few hundred permission rows one by one
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def flask_config(web: WebSettings) -> dict[str, Any]:
+    registry_url = web.core.registry_url
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    if registry_url.startswith("sqlite"):
+        engine_options = {"connect_args": {"timeout": 30}}
+    config: dict[str, Any] = {
+        "CALLCARE_WEB": web,
+        "SECRET_KEY": web.secret_key,
+        "SQLALCHEMY_DATABASE_URI": registry_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "APP_NAME": "callcare",
+        "FAB_INDEX_VIEW": "callcare_web.views.HomeView",
+        "FAB_ROLES": FAB_ROLES,
+        "AUTH_ROLE_ADMIN": ROLE_ADMIN,
+        "AUTH_ROLE_PUBLIC": ROLE_PUBLIC,
+        "AUTH_TYPE": AUTH_OAUTH if web.auth_type == "oauth" else AUTH_DB,
+        "FAB_PASSWORD_COMPLEXITY_ENABLED": True,
+        "FAB_PASSWORD_COMPLEXITY_VALIDATOR": password_policy,
+        # login throttling per client address (Flask-Limiter) on the login form and the API login
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": web.ratelimit_storage_uri,
+        "AUTH_RATE_LIMITED": True,
+        "AUTH_RATE_LIMIT": web.login_rate_limit,
+        # JWT for the REST API (FAB's security API: POST /api/v1/security/login)
+        "JWT_ACCESS_TOKEN_EXPIRES": dt.timedelta(seconds=web.jwt_expires_s),
+        "JWT_REFRESH_TOKEN_EXPIRES": dt.timedelta(hours=web.session_hours),
+        "FAB_API_SWAGGER_UI": True,
+        "FAB_ADD_SECURITY_API": False,
+        "FAB_API_MAX_PAGE_SIZE": 100,
+        # sessions
+        "SESSION_COOKIE_NAME": "callcare_session",
+        "SESSION_COOKIE_SECURE": web.cookie_secure,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": web.cookie_secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=web.session_hours),
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": web.session_hours * 3600,
+        "PREFERRED_URL_SCHEME": "https" if web.cookie_secure else "http",
+        "MAX_CONTENT_LENGTH": 1 << 20,
+    }
+    if web.auth_type == "oauth":
+        config.update(
+            {
+                "OAUTH_PROVIDERS": web.oauth_providers,
+                "AUTH_ROLES_MAPPING": web.roles_mapping,
+                "AUTH_ROLES_SYNC_AT_LOGIN": True,
+                "AUTH_USER_REGISTRATION": True,
+                "AUTH_USER_REGISTRATION_ROLE": ROLE_PUBLIC,
+            }
+        )
+    return config
+
+
+def create_app(web: WebSettings | None = None, **overrides: Any) -> Flask:
+    web = web or WebSettings.from_env()
+    app = Flask(__name__)
+    app.config.update(flask_config(web))
+    app.config.update(overrides)
+
+    # the registry's own tables first: the app may start before the pipeline ever ran
+    Registry(web.core.registry_url).create_schema()
+
+    csrf = CSRFProtect(app)  # before FAB, so its API blueprints get exempted (they use JWT)
+    db = SQLA(app)
+    with app.app_context():
+        if web.core.registry_url.startswith("sqlite"):
+            sa.event.listen(db.engine, "connect", _sqlite_pragmas)
+        Model.metadata.create_all(db.engine)
+        appbuilder = AppBuilder(security_manager_class=CallcareSecurityManager)
+        appbuilder.init_app(app, db.session)
+        _register(app, appbuilder, csrf)
+    _harden(app)
+    if web.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # client address (audit, login rate limit) and scheme as the load balancer saw them
+        n = web.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    return app
+
+
+def _register(app: Flask, appbuilder: AppBuilder, csrf: CSRFProtect) -> None:
+    from callcare_web import api, live, sns, views
+
+    views.register(appbuilder)
+    api.register(appbuilder)
+    security_api = next(v for v in appbuilder.baseviews if v.__class__.__name__ == "SecurityApi")
+    appbuilder.sm.limiter.limit(app.config["AUTH_RATE_LIMIT"], methods=["POST"])(security_api.blueprint)
+    _jwt_errors(appbuilder)
+    live.register(app)
+    sns_blueprint = sns.blueprint()
+    csrf.exempt(sns_blueprint)
+    app.register_blueprint(sns_blueprint)
+
+
+def _jwt_errors(appbuilder: AppBuilder) -> None:
+    """Every token problem is a 401 (flask-jwt-extended answers 422 to a malformed one by default)."""
+    jwt = appbuilder.sm.jwt_manager
+
+    @jwt.invalid_token_loader
+    def invalid(reason: str):  # type: ignore[no-untyped-def]
+        return jsonify(message="Invalid token"), 401
+
+    @jwt.expired_token_loader
+    def expired(_header: dict, _payload: dict):  # type: ignore[no-untyped-def]
+        return jsonify(message="Token has expired"), 401
+
+    @jwt.unauthorized_loader
+    def missing(reason: str):  # type: ignore[no-untyped-def]
+        return jsonify(message="Missing or malformed Authorization header"), 401
+
+    @jwt.user_lookup_error_loader
+    def unknown_user(_header: dict, _payload: dict):  # type: ignore[no-untyped-def]
+        return jsonify(message="Unknown or inactive user"), 401
+
+
+def _harden(app: Flask) -> None:
+    secure = app.config["SESSION_COOKIE_SECURE"]
+
+    @app.after_request
+    def headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response

@@ -1,0 +1,365 @@
+"""Reading calls for the pages and the API: scoping by user, filters, search, sorting, paging, documents.
+
+The registry's `calls` table is the source of every list; the lake holds the transcript and summary
+documents and the audio. A caseworker sees only the calls assigned to them; a user with the
+`can_list_all` permission on Calls (supervisors, admins) sees every call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from callcare.lake import Lake
+from callcare.registry import call_events, calls
+from callcare.status import CallStatus
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy.engine import Connection
+
+from callcare_web.models import Assignment, AuditEntry, CallOverride, SearchDoc
+
+assignments = Assignment.__table__
+overrides = CallOverride.__table__
+search_docs = SearchDoc.__table__
+audit = AuditEntry.__table__
+users = User.__table__
+
+STATUSES = tuple(s.value for s in CallStatus)
+SENTIMENTS = ("Positive", "Neutral", "Negative")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_TERMS = 8
+
+assignee_user = users.alias("assignee_user")
+SORTS: dict[str, Any] = {
+    "created": calls.c.created_at,
+    "updated": calls.c.updated_at,
+    "date": calls.c.call_date,
+    "status": calls.c.status,
+    "sentiment": calls.c.sentiment,
+    "category": calls.c.category,
+    "agent": calls.c.agent_id,
+    "duration": calls.c.duration_s,
+    "assignee": assignee_user.c.username,
+}
+LIST_COLUMNS = (
+    calls.c.call_id,
+    calls.c.call_date,
+    calls.c.status,
+    calls.c.error_message,
+    calls.c.created_at,
+    calls.c.updated_at,
+    calls.c.completed_at,
+    calls.c.duration_s,
+    calls.c.sentiment,
+    calls.c.category,
+    calls.c.agent_id,
+    calls.c.customer_id,
+    calls.c.resolved,
+    calls.c.escalated,
+    calls.c.audio_format,
+    assignments.c.user_id.label("assignee_id"),
+    assignee_user.c.username.label("assignee"),
+)
+
+
+class Forbidden(Exception):
+    """The call exists but is outside the user's scope."""
+
+
+class NotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user_id: int
+    can_all: bool
+
+
+@dataclass
+class Filters:
+    status: str = ""
+    date_from: str = ""
+    date_to: str = ""
+    sentiment: str = ""
+    category: str = ""
+    agent: str = ""
+    assignee: str = ""  # "", "me", "none" or a user id
+    q: str = ""
+    sort: str = "created"
+    direction: str = "desc"
+    page: int = 1
+    page_size: int = 25
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, args: Any, page_size: int = 25, max_page_size: int = 100) -> Filters:
+        f = cls(page_size=page_size)
+        f.status = (args.get("status") or "").strip().upper()
+        if f.status and f.status not in STATUSES:
+            f.errors.append(f"unknown status {f.status!r}")
+            f.status = ""
+        for name in ("date_from", "date_to"):
+            value = (args.get(name) or "").strip()
+            if value and not _DATE.match(value):
+                f.errors.append(f"{name} must be YYYY-MM-DD")
+                value = ""
+            setattr(f, name, value)
+        sentiment = (args.get("sentiment") or "").strip().capitalize()
+        if sentiment and sentiment not in SENTIMENTS:
+            f.errors.append(f"unknown sentiment {sentiment!r}")
+            sentiment = ""
+        f.sentiment = sentiment
+        f.category = (args.get("category") or "").strip()[:64]
+        f.agent = (args.get("agent") or "").strip()[:64]
+        assignee = (args.get("assignee") or "").strip().lower()
+        if assignee and assignee not in ("me", "none") and not assignee.isdigit():
+            f.errors.append("assignee must be me, none or a user id")
+            assignee = ""
+        f.assignee = assignee
+        f.q = " ".join((args.get("q") or "").split())[:200]
+        sort = (args.get("sort") or "created").strip()
+        f.sort = sort if sort in SORTS else "created"
+        f.direction = "asc" if (args.get("dir") or "").lower() == "asc" else "desc"
+        try:
+            f.page = max(1, int(args.get("page") or 1))
+        except ValueError:
+            f.page = 1
+        try:
+            f.page_size = min(max_page_size, max(1, int(args.get("page_size") or page_size)))
+        except ValueError:
+            f.page_size = page_size
+        return f
+
+    def query_args(self, **changes: Any) -> dict[str, Any]:
+        """The non-default parameters (for links that keep the current filters)."""
+        values = {
+            "status": self.status,
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            "sentiment": self.sentiment,
+            "category": self.category,
+            "agent": self.agent,
+            "assignee": self.assignee,
+            "q": self.q,
+            "sort": self.sort if self.sort != "created" else "",
+            "dir": self.direction if self.direction != "desc" else "",
+            "page": self.page if self.page != 1 else "",
+        }
+        values.update(changes)
+        return {k: v for k, v in values.items() if v not in ("", None)}
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def _base(viewer: Viewer) -> sa.Select:
+    query = (
+        sa.select(*LIST_COLUMNS)
+        .select_from(calls)
+        .outerjoin(assignments, assignments.c.call_id == calls.c.call_id)
+        .outerjoin(assignee_user, assignee_user.c.id == assignments.c.user_id)
+    )
+    if not viewer.can_all:
+        query = query.where(assignments.c.user_id == viewer.user_id)
+    return query
+
+
+def _search_clause(q: str) -> Any:
+    terms = [t.lower() for t in q.split()][:MAX_TERMS]
+    clauses = []
+    for term in terms:
+        direct = [
+            sa.func.lower(col).contains(term, autoescape=True)
+            for col in (calls.c.call_id, calls.c.agent_id, calls.c.customer_id, calls.c.category)
+        ]
+        text = sa.exists().where(
+            search_docs.c.call_id == calls.c.call_id,
+            sa.or_(
+                search_docs.c.summary_text.contains(term, autoescape=True),
+                search_docs.c.transcript_text.contains(term, autoescape=True),
+            ),
+        )
+        clauses.append(sa.or_(*direct, text))
+    return sa.and_(*clauses)
+
+
+def filtered(viewer: Viewer, f: Filters) -> sa.Select:
+    query = _base(viewer)
+    if f.status:
+        query = query.where(calls.c.status == f.status)
+    if f.date_from:
+        query = query.where(calls.c.call_date >= f.date_from)
+    if f.date_to:
+        query = query.where(calls.c.call_date <= f.date_to)
+    if f.sentiment:
+        query = query.where(calls.c.sentiment == f.sentiment)
+    if f.category:
+        query = query.where(calls.c.category == f.category)
+    if f.agent:
+        query = query.where(calls.c.agent_id == f.agent)
+    if f.assignee == "me":
+        query = query.where(assignments.c.user_id == viewer.user_id)
+    elif f.assignee == "none":
+        query = query.where(assignments.c.user_id.is_(None))
+    elif f.assignee:
+        query = query.where(assignments.c.user_id == int(f.assignee))
+    if f.q:
+        query = query.where(_search_clause(f.q))
+    return query
+
+
+def list_calls(conn: Connection, viewer: Viewer, f: Filters) -> Page:
+    query = filtered(viewer, f)
+    total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    column = SORTS[f.sort]
+    order = column.asc() if f.direction == "asc" else column.desc()
+    # NULLs last whichever way, then a stable tiebreaker
+    rows = conn.execute(
+        query.order_by(column.is_(None), order, calls.c.call_id)
+        .limit(f.page_size)
+        .offset((f.page - 1) * f.page_size)
+    ).mappings()
+    return Page([dict(r) for r in rows], total, f.page, f.page_size)
+
+
+def get_call(conn: Connection, viewer: Viewer, call_id: str) -> dict[str, Any]:
+    """The call row (with assignee) or NotFound / Forbidden."""
+    query = (
+        sa.select(
+            calls, assignments.c.user_id.label("assignee_id"), assignee_user.c.username.label("assignee")
+        )
+        .select_from(calls)
+        .outerjoin(assignments, assignments.c.call_id == calls.c.call_id)
+        .outerjoin(assignee_user, assignee_user.c.id == assignments.c.user_id)
+        .where(calls.c.call_id == call_id)
+    )
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFound(call_id)
+    if not viewer.can_all and row["assignee_id"] != viewer.user_id:
+        raise Forbidden(call_id)
+    call = dict(row)
+    call["metrics"] = json.loads(call["metrics_json"]) if call.get("metrics_json") else {}
+    override = conn.execute(
+        sa.select(overrides.c.roles_swapped).where(overrides.c.call_id == call_id)
+    ).first()
+    call["roles_swapped"] = bool(override and override.roles_swapped)
+    return call
+
+
+def may_see(conn: Connection, viewer: Viewer, call_id: str) -> bool:
+    if viewer.can_all:
+        return True
+    row = conn.execute(sa.select(assignments.c.user_id).where(assignments.c.call_id == call_id)).first()
+    return row is not None and row.user_id == viewer.user_id
+
+
+def status_history(conn: Connection, call_id: str) -> list[dict[str, Any]]:
+    query = (
+        sa.select(
+            call_events.c.event_id,
+            call_events.c.status,
+            call_events.c.previous_status,
+            call_events.c.error_message,
+            call_events.c.payload_json,
+            call_events.c.created_at,
+        )
+        .where(call_events.c.call_id == call_id)
+        .order_by(call_events.c.event_id)
+    )
+    history = []
+    for row in conn.execute(query).mappings():
+        item = dict(row)
+        payload = json.loads(item.pop("payload_json") or "{}")
+        item["event"] = payload.get("event")
+        history.append(item)
+    return history
+
+
+def facets(conn: Connection, viewer: Viewer) -> dict[str, list[str]]:
+    """Values for the filter drop-downs, from the calls the viewer may see."""
+    base = _base(viewer).subquery()
+    out: dict[str, list[str]] = {}
+    for name in ("category", "agent_id"):
+        col = base.c[name]
+        out[name] = [
+            r[0]
+            for r in conn.execute(sa.select(col).where(col.is_not(None)).distinct().order_by(col).limit(200))
+        ]
+    return out
+
+
+def caseworkers(conn: Connection) -> list[dict[str, Any]]:
+    """Active users, for the assignee drop-downs (everyone with a role may be assigned)."""
+    query = sa.select(users.c.id, users.c.username, users.c.first_name, users.c.last_name).where(
+        users.c.active.is_(True)
+    )
+    return [dict(r._mapping) for r in conn.execute(query.order_by(users.c.username))]
+
+
+def latest_cursor(conn: Connection) -> dict[str, int]:
+    """Where the live feed stands now: a page rendered now asks for what comes after."""
+    return {
+        "event": conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(call_events.c.event_id), 0))
+        ).scalar_one(),
+        "audit": conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit.c.id), 0))).scalar_one(),
+    }
+
+
+# -- documents in the lake -------------------------------------------------------------------------
+@lru_cache(maxsize=4)
+def lake_for(uri: str) -> Lake:
+    return Lake(uri)
+
+
+def read_document(lake_uri: str, uri: str | None) -> dict[str, Any] | None:
+    if not uri:
+        return None
+    lake = lake_for(lake_uri)
+    return lake.get_json(lake.key_from_uri(uri))
+
+
+def display_turns(transcript_doc: dict[str, Any] | None, roles_swapped: bool) -> list[dict[str, Any]]:
+    if not transcript_doc:
+        return []
+    swap = {"agent": "customer", "customer": "agent"}
+    turns = []
+    for i, turn in enumerate(transcript_doc.get("transcript", {}).get("turns", [])):
+        role = turn.get("role") or "unknown"
+        if roles_swapped:
+            role = swap.get(role, role)
+        turns.append(
+            {
+                "index": i,
+                "speaker": turn.get("speaker"),
+                "role": role,
+                "start": float(turn.get("start") or 0.0),
+                "end": float(turn.get("end") or 0.0),
+                "text": turn.get("text") or "",
+                "redacted": bool(turn.get("redacted")),
+            }
+        )
+    return turns
+
+
+def transcript_text(turns: list[dict[str, Any]]) -> str:
+    def stamp(seconds: float) -> str:
+        return str(dt.timedelta(seconds=int(seconds)))
+
+    return "\n".join(f"[{stamp(t['start'])}] {t['role']} ({t['speaker']}): {t['text']}" for t in turns) + "\n"

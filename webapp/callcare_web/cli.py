@@ -1,0 +1,144 @@
+"""`callcare-web`: initialize the database and the first admin, add users, serve the app.
+
+callcare-web init                 tables, roles, first admin (idempotent)
+callcare-web serve                init, then gunicorn (threaded) on CALLCARE_WEB_HOST:CALLCARE_WEB_PORT
+callcare-web create-user --role caseworker --username ana --email ana@example.com [--password ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from callcare_web.config import ROLES, WebSettings
+from callcare_web.security import generate_password, password_policy
+
+
+def _admin_password(web: WebSettings) -> tuple[str, bool]:
+    """(password, generated): from the environment, from the password file, or new."""
+    if web.admin_password:
+        return web.admin_password, False
+    path: Path | None = web.admin_password_file
+    if path is not None and path.exists():
+        return path.read_text().strip(), False
+    password = generate_password()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(password)
+    return password, True
+
+
+def ensure_admin(app: Flask, web: WebSettings, out: Any = sys.stdout) -> None:
+    with app.app_context():
+        sm = app.appbuilder.sm
+        if sm.find_user(username=web.admin_user) is not None:
+            return
+        if web.auth_type != "db":
+            return
+        password, generated = _admin_password(web)
+        password_policy(password)
+        user = sm.add_user(web.admin_user, "Admin", "User", web.admin_email, sm.find_role("admin"), password)
+        if not user:
+            raise SystemExit("callcare-web: could not create the admin user")
+        if generated and web.admin_password_file is None:
+            print(
+                f"callcare-web: created the admin user {web.admin_user!r} with password {password}\n"
+                "callcare-web: this password is shown only this once",
+                file=out,
+                flush=True,
+            )
+        else:
+            where = "from the environment" if web.admin_password else f"in {web.admin_password_file}"
+            print(f"callcare-web: created the admin user {web.admin_user!r} (password {where})", file=out)
+
+
+def init(web: WebSettings | None = None) -> Flask:
+    from callcare_web.app import create_app
+
+    web = web or WebSettings.from_env()
+    app = create_app(web)
+    ensure_admin(app, web)
+    return app
+
+
+def create_user(args: argparse.Namespace) -> int:
+    app = init()
+    password = args.password or generate_password()
+    password_policy(password)
+    with app.app_context():
+        sm = app.appbuilder.sm
+        if sm.find_user(username=args.username):
+            print(f"callcare-web: user {args.username!r} exists", file=sys.stderr)
+            return 1
+        user = sm.add_user(
+            args.username, args.first_name, args.last_name, args.email, sm.find_role(args.role), password
+        )
+        if not user:
+            return 1
+    print(
+        f"callcare-web: created {args.role} {args.username!r}"
+        + ("" if args.password else f" password {password}")
+    )
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    web = WebSettings.from_env()
+    app = init(web)
+    host = args.host or web.host
+    port = args.port or web.port
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", 1)  # one process: the live feed's poller and throttles are per process
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", web.threads)  # each open WebSocket holds one thread
+            self.cfg.set("timeout", 120)
+            self.cfg.set("graceful_timeout", 5)
+            self.cfg.set("accesslog", "-" if args.access_log else None)
+            self.cfg.set("forwarded_allow_ips", args.forwarded_allow_ips)
+
+        def load(self) -> Flask:
+            return app
+
+    scheme = "https" if web.cookie_secure and host not in ("127.0.0.1", "localhost", "::1") else "http"
+    print(f"callcare-web: serving on {scheme}://{host}:{port}", flush=True)
+    Server().run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="callcare-web", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", help="create tables, roles and the first admin")
+    s = sub.add_parser("serve", help="initialize, then serve with gunicorn")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--access-log", action="store_true")
+    s.add_argument("--forwarded-allow-ips", default="127.0.0.1", help="proxies whose X-Forwarded-* to trust")
+    u = sub.add_parser("create-user", help="add a user with a role")
+    u.add_argument("--role", choices=ROLES, required=True)
+    u.add_argument("--username", required=True)
+    u.add_argument("--email", required=True)
+    u.add_argument("--first-name", default="")
+    u.add_argument("--last-name", default="")
+    u.add_argument("--password", help="default: generated and printed")
+    args = parser.parse_args(argv)
+    if args.command == "init":
+        init()
+        return 0
+    if args.command == "serve":
+        return serve(args)
+    return create_user(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The web app's own tables, beside FAB's ab_* tables and the registry's calls/call_events.
+
+They live in the serving database (the registry's): assignment and search join the calls table.
+No foreign key points at `calls`: the registry owns that table and its migrations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from flask_appbuilder import Model
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Text
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Assignment(Model):
+    """Which caseworker a call is assigned to (one at a time)."""
+
+    __tablename__ = "web_assignment"
+    call_id = Column(String(64), primary_key=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id"), nullable=False, index=True)
+    assigned_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    assigned_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class CallOverride(Model):
+    """Corrections a person made to a call's presentation; the lake documents stay as the pipeline wrote them."""
+
+    __tablename__ = "web_call_override"
+    call_id = Column(String(64), primary_key=True)
+    roles_swapped = Column(Boolean, nullable=False, default=False)
+    updated_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class SearchDoc(Model):
+    """Lower-cased summary and transcript text of a call, for full-text search in the list."""
+
+    __tablename__ = "web_search_doc"
+    call_id = Column(String(64), primary_key=True)
+    source = Column(String(4200), nullable=False)  # the URIs the text came from: re-index when they change
+    summary_text = Column(Text, nullable=False, default="")
+    transcript_text = Column(Text, nullable=False, default="")
+    indexed_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class AuditEntry(Model):
+    """Who viewed or changed what, when: append-only."""
+
+    __tablename__ = "web_audit"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    user_id = Column(Integer, index=True)
+    username = Column(String(256))
+    action = Column(String(32), nullable=False, index=True)
+    call_id = Column(String(64), index=True)
+    detail = Column(Text)
+    remote_addr = Column(String(64))
+
+    def detail_dict(self) -> dict[str, Any]:
+        return json.loads(self.detail) if self.detail else {}
+
+    def __repr__(self) -> str:
+        return f"{self.action} {self.call_id or ''}"

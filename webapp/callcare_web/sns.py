@@ -1,0 +1,217 @@
+"""The SNS HTTPS endpoint: verifies each message's signature, confirms subscriptions, wakes the live feed.
+
+Verification follows AWS's rules: the signing certificate must come over HTTPS from an
+`sns.<region>.amazonaws.com` host (checked before anything is fetched), be currently valid, and its
+key must verify the signature (RSA PKCS#1 v1.5 with SHA1 for SignatureVersion 1, SHA256 for 2) over
+the canonical string of the message's fields. When CALLCARE_WEB_SNS_TOPIC_ARNS is set, messages of
+other topics are refused even when signed: anyone can own an SNS topic.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlparse
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from flask import Blueprint, current_app, jsonify, request
+
+log = logging.getLogger(__name__)
+
+SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
+CONFIRMATION_FIELDS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
+TYPES = {
+    "Notification": NOTIFICATION_FIELDS,
+    "SubscriptionConfirmation": CONFIRMATION_FIELDS,
+    "UnsubscribeConfirmation": CONFIRMATION_FIELDS,
+}
+HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
+# Lambda-style records spell the URL keys SigningCertUrl, UnsubscribeUrl, SubscribeUrl
+_KEY_ALIASES = {
+    "SigningCertUrl": "SigningCertURL",
+    "UnsubscribeUrl": "UnsubscribeURL",
+    "SubscribeUrl": "SubscribeURL",
+}
+
+
+class InvalidMessage(Exception):
+    pass
+
+
+def normalize(message: dict[str, Any]) -> dict[str, Any]:
+    return {_KEY_ALIASES.get(k, k): v for k, v in message.items()}
+
+
+def check_sns_url(url: str, what: str) -> None:
+    parsed = urlparse(url or "")
+    if (
+        parsed.scheme != "https"
+        or not SNS_HOST.match(parsed.hostname or "")
+        or parsed.port not in (None, 443)
+    ):
+        raise InvalidMessage(f"{what} is not an https URL on an sns.<region>.amazonaws.com host")
+    if parsed.username or parsed.password:
+        raise InvalidMessage(f"{what} carries credentials")
+
+
+def string_to_sign(message: dict[str, Any]) -> bytes:
+    fields = TYPES[message["Type"]]
+    parts = []
+    for name in fields:
+        if name in message and message[name] is not None:
+            parts.append(f"{name}\n{message[name]}\n")
+        elif name != "Subject":
+            raise InvalidMessage(f"missing {name}")
+    return "".join(parts).encode()
+
+
+def _fetch_pem(url: str) -> bytes:
+    import requests
+
+    response = requests.get(url, timeout=5, allow_redirects=False)
+    response.raise_for_status()
+    return response.content
+
+
+class SnsVerifier:
+    def __init__(
+        self,
+        fetch_certificate: Callable[[str], bytes] = _fetch_pem,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        check_expiry: bool = True,
+        topic_arns: tuple[str, ...] = (),
+    ) -> None:
+        self.fetch_certificate = fetch_certificate
+        self.clock = clock
+        self.check_expiry = check_expiry
+        self.topic_arns = topic_arns
+        self._certs: dict[str, x509.Certificate] = {}
+        self._lock = threading.Lock()
+
+    def certificate(self, url: str) -> x509.Certificate:
+        with self._lock:
+            cert = self._certs.get(url)
+        if cert is None:
+            try:
+                cert = x509.load_pem_x509_certificate(self.fetch_certificate(url))
+            except Exception as exc:
+                raise InvalidMessage(f"signing certificate unavailable ({type(exc).__name__})") from exc
+            with self._lock:
+                if len(self._certs) > 32:
+                    self._certs.clear()
+                self._certs[url] = cert
+        return cert
+
+    def verify(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """The message with canonical keys, or InvalidMessage."""
+        message = normalize(raw)
+        kind = message.get("Type")
+        if kind not in TYPES:
+            raise InvalidMessage(f"unknown message type {kind!r}")
+        version = str(message.get("SignatureVersion", ""))
+        if version not in HASHES:
+            raise InvalidMessage(f"unsupported SignatureVersion {version!r}")
+        if self.topic_arns and message.get("TopicArn") not in self.topic_arns:
+            raise InvalidMessage("topic not allowed")
+        cert_url = message.get("SigningCertURL", "")
+        check_sns_url(cert_url, "SigningCertURL")
+        if not urlparse(cert_url).path.endswith(".pem"):
+            raise InvalidMessage("SigningCertURL is not a .pem file")
+        try:
+            signature = base64.b64decode(message.get("Signature") or "", validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidMessage("signature is not base64") from exc
+        data = string_to_sign(message)
+        cert = self.certificate(cert_url)
+        if self.check_expiry:
+            now = self.clock()
+            if not (cert.not_valid_before_utc <= now <= cert.not_valid_after_utc):
+                raise InvalidMessage("signing certificate is not valid now")
+        key = cert.public_key()
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise InvalidMessage("signing certificate has no RSA key")
+        try:
+            key.verify(signature, data, padding.PKCS1v15(), HASHES[version]())
+        except InvalidSignature as exc:
+            raise InvalidMessage("signature does not verify") from exc
+        return message
+
+
+def _confirm(url: str) -> None:
+    import requests
+
+    requests.get(url, timeout=10, allow_redirects=False).raise_for_status()
+
+
+def blueprint() -> Blueprint:
+    bp = Blueprint("sns", __name__, url_prefix="/sns")
+
+    @bp.route("/events", methods=["POST"])
+    def events():  # type: ignore[no-untyped-def]
+        from callcare_web import audit
+
+        web = current_app.config["CALLCARE_WEB"]
+        if not web.sns_enabled:
+            return jsonify(message="SNS intake is off"), 404
+        verifier: SnsVerifier = current_app.extensions.get("callcare_sns_verifier") or SnsVerifier(
+            topic_arns=web.sns_topic_arns
+        )
+        current_app.extensions["callcare_sns_verifier"] = verifier
+        try:
+            raw = json.loads(request.get_data(cache=False, as_text=True) or "null")
+            if not isinstance(raw, dict):
+                raise InvalidMessage("body is not a JSON object")
+            header_type = request.headers.get("x-amz-sns-message-type")
+            if header_type and header_type != raw.get("Type"):
+                raise InvalidMessage("message type header and body disagree")
+            message = verifier.verify(raw)
+        except (InvalidMessage, ValueError) as exc:
+            log.warning("SNS message refused: %s", exc)
+            audit.record("sns_refused", user=None, reason=str(exc)[:200])
+            return jsonify(message="invalid SNS message"), 400
+        kind = message["Type"]
+        topic = message.get("TopicArn")
+        if kind == "SubscriptionConfirmation":
+            subscribe_url = message.get("SubscribeURL", "")
+            try:
+                check_sns_url(subscribe_url, "SubscribeURL")
+                confirm: Callable[[str], None] = current_app.extensions.get("callcare_sns_confirm", _confirm)
+                confirm(subscribe_url)
+            except Exception as exc:
+                log.warning("SNS subscription not confirmed: %s", type(exc).__name__)
+                return jsonify(message="subscription could not be confirmed"), 502
+            audit.record("sns_subscribed", user=None, topic=topic)
+            return jsonify(message="subscription confirmed"), 200
+        if kind == "UnsubscribeConfirmation":
+            audit.record("sns_unsubscribed", user=None, topic=topic)
+            return jsonify(message="ok"), 200
+        call_id = None
+        try:
+            body = json.loads(message.get("Message") or "")
+            call_id = body.get("call_id") if isinstance(body, dict) else None
+        except ValueError:
+            pass
+        audit.record(
+            "sns_notification",
+            call_id if isinstance(call_id, str) else None,
+            user=None,
+            topic=topic,
+            message_id=message.get("MessageId"),
+        )
+        hub = current_app.extensions.get("callcare_live")
+        if hub is not None:
+            hub.poke()  # the outbox has (or soon has) the event: poll now
+        return jsonify(message="ok"), 200
+
+    return bp

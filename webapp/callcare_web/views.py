@@ -1,0 +1,284 @@
+"""The pages: call list, call detail (player + transcript), assignment, downloads, dashboard, audit log."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlparse
+
+import sqlalchemy as sa
+from flask import Response, abort, current_app, flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, IndexView, ModelView, expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_login import current_user
+
+from callcare_web import audit, calls, dashboard, media
+from callcare_web.models import AuditEntry, utcnow
+from callcare_web.search_index import index_pending
+from callcare_web.security import CALLS, CALLS_MENU, DASHBOARD, DASHBOARD_MENU
+
+BADGES = {
+    "UPLOADED": "default",
+    "TRANSCRIBING": "info",
+    "SUMMARIZING": "primary",
+    "COMPLETED": "success",
+    "FAILED": "danger",
+}
+SENTIMENT_BADGES = {"Positive": "success", "Neutral": "default", "Negative": "danger"}
+
+
+def engine() -> sa.Engine:
+    return current_app.extensions["sqlalchemy"].engine
+
+
+def web_settings() -> Any:
+    return current_app.config["CALLCARE_WEB"]
+
+
+def viewer() -> calls.Viewer:
+    can_all = current_app.appbuilder.sm.has_access("can_list_all", CALLS)
+    return calls.Viewer(user_id=g.user.id, can_all=can_all)
+
+
+def _safe_next(default: str) -> str:
+    target = request.form.get("next") or request.args.get("next") or ""
+    parsed = urlparse(target)
+    if target.startswith("/") and not target.startswith("//") and not parsed.netloc:
+        return target
+    return default
+
+
+def load_call(call_id: str) -> dict[str, Any]:
+    with engine().connect() as conn:
+        try:
+            return calls.get_call(conn, viewer(), call_id)
+        except calls.NotFound:
+            abort(404)
+        except calls.Forbidden:
+            audit.record("denied", call_id)
+            abort(403)
+
+
+class HomeView(IndexView):
+    route_base = ""
+
+    @expose("/")
+    def index(self) -> Any:
+        if current_user.is_authenticated:
+            return redirect(url_for("CallsView.list"))
+        return redirect(self.appbuilder.get_url_for_login)
+
+
+class CallsView(BaseView):
+    route_base = "/calls"
+    class_permission_name = CALLS
+    default_view = "list"
+
+    def __init__(self) -> None:
+        super().__init__()
+        # not pages of their own: widening the list from "my calls" to every call, and the live feed
+        for extra in ("can_list_all", "can_live"):
+            if extra not in self.base_permissions:
+                self.base_permissions.append(extra)
+
+    @expose("/")
+    @has_access
+    def list(self) -> Any:
+        settings = web_settings()
+        filters = calls.Filters.parse(request.args, page_size=settings.page_size)
+        who = viewer()
+        if filters.q:
+            index_pending(engine(), settings.core.lake_uri)
+        with engine().connect() as conn:
+            page = calls.list_calls(conn, who, filters)
+            facets = calls.facets(conn, who)
+            people = calls.caseworkers(conn) if who.can_all else []
+            cursor = calls.latest_cursor(conn)
+        template = (
+            "callcare/list_rows.html" if request.args.get("fragment") == "rows" else "callcare/list.html"
+        )
+        return self.render_template(
+            template,
+            page=page,
+            filters=filters,
+            facets=facets,
+            people=people,
+            can_all=who.can_all,
+            statuses=calls.STATUSES,
+            sentiments=calls.SENTIMENTS,
+            badges=BADGES,
+            sentiment_badges=SENTIMENT_BADGES,
+            cursor=cursor,
+        )
+
+    @expose("/<call_id>")
+    @has_access
+    def show(self, call_id: str) -> Any:
+        call = load_call(call_id)
+        lake_uri = web_settings().core.lake_uri
+        problems = []
+        transcript_doc = summary_doc = None
+        try:
+            transcript_doc = calls.read_document(lake_uri, call.get("transcript_uri"))
+        except (OSError, ValueError):
+            problems.append("The transcript could not be read from the lake.")
+        try:
+            summary_doc = calls.read_document(lake_uri, call.get("summary_uri"))
+        except (OSError, ValueError):
+            problems.append("The summary could not be read from the lake.")
+        turns = calls.display_turns(transcript_doc, call["roles_swapped"])
+        with engine().connect() as conn:
+            history = calls.status_history(conn, call_id)
+            people = calls.caseworkers(conn) if self.appbuilder.sm.has_access("can_assign", CALLS) else []
+            cursor = calls.latest_cursor(conn)
+        audit.record("view", call_id)
+        return self.render_template(
+            "callcare/detail.html",
+            call=call,
+            turns=turns,
+            summary=(summary_doc or {}).get("summary"),
+            summary_doc=summary_doc,
+            metrics=call["metrics"] or (transcript_doc or {}).get("metrics") or {},
+            history=history,
+            people=people,
+            problems=problems,
+            badges=BADGES,
+            sentiment_badges=SENTIMENT_BADGES,
+            can_assign=bool(people),
+            can_swap=self.appbuilder.sm.has_access("can_swap_roles", CALLS),
+            cursor=cursor,
+        )
+
+    @expose("/<call_id>/audio")
+    @has_access
+    def audio(self, call_id: str) -> Any:
+        call = load_call(call_id)
+        settings = web_settings()
+        range_header = request.headers.get("Range", "")
+        if not range_header or range_header.startswith("bytes=0-"):
+            audit.record("listen", call_id)  # not once per seek
+        return media.audio_response(
+            settings.core.lake_uri, call, settings.core.aws_region, settings.audio_url_expiry_s
+        )
+
+    @expose("/<call_id>/download/<kind>")
+    @has_access
+    def download(self, call_id: str, kind: str) -> Any:
+        call = load_call(call_id)
+        settings = web_settings()
+        lake_uri = settings.core.lake_uri
+        if kind == "audio":
+            audit.record("download", call_id, kind=kind)
+            return media.audio_response(
+                lake_uri, call, settings.core.aws_region, settings.audio_url_expiry_s, download=True
+            )
+        if kind in ("transcript.json", "transcript.txt"):
+            doc = calls.read_document(lake_uri, call.get("transcript_uri"))
+        elif kind == "summary.json":
+            doc = calls.read_document(lake_uri, call.get("summary_uri"))
+        else:
+            abort(404)
+        if doc is None:
+            abort(404)
+        audit.record("download", call_id, kind=kind)
+        if kind == "transcript.txt":
+            body = calls.transcript_text(calls.display_turns(doc, call["roles_swapped"]))
+            mimetype = "text/plain; charset=utf-8"
+        else:
+            body = json.dumps(doc, indent=1, sort_keys=True)
+            mimetype = "application/json"
+        filename = f"{call_id}-{kind}"
+        return Response(
+            body,
+            mimetype=mimetype,
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @expose("/<call_id>/assign", methods=["POST"])
+    @has_access
+    def assign(self, call_id: str) -> Any:
+        load_call(call_id)
+        raw = (request.form.get("user_id") or "").strip()
+        target = int(raw) if raw.isdigit() else None
+        with engine().begin() as conn:
+            if (
+                target is not None
+                and not conn.execute(
+                    sa.select(calls.users.c.id).where(
+                        calls.users.c.id == target, calls.users.c.active.is_(True)
+                    )
+                ).first()
+            ):
+                abort(400)
+            previous = conn.execute(
+                sa.select(calls.assignments.c.user_id).where(calls.assignments.c.call_id == call_id)
+            ).scalar()
+            if previous != target:
+                conn.execute(calls.assignments.delete().where(calls.assignments.c.call_id == call_id))
+                if target is not None:
+                    conn.execute(
+                        calls.assignments.insert().values(
+                            call_id=call_id, user_id=target, assigned_by_id=g.user.id, assigned_at=utcnow()
+                        )
+                    )
+        if previous != target:
+            audit.record("assign", call_id, from_user_id=previous, to_user_id=target)
+            flash("Assignment saved.", "success")
+        return redirect(_safe_next(url_for("CallsView.show", call_id=call_id)))
+
+    @expose("/<call_id>/swap-roles", methods=["POST"])
+    @has_access
+    def swap_roles(self, call_id: str) -> Any:
+        call = load_call(call_id)
+        swapped = not call["roles_swapped"]
+        table = calls.overrides
+        with engine().begin() as conn:
+            values = {"roles_swapped": swapped, "updated_by_id": g.user.id, "updated_at": utcnow()}
+            if not conn.execute(table.update().where(table.c.call_id == call_id).values(**values)).rowcount:
+                conn.execute(table.insert().values(call_id=call_id, **values))
+        audit.record("swap_roles", call_id, roles_swapped=swapped)
+        flash("Agent and customer labels swapped.", "success")
+        return redirect(url_for("CallsView.show", call_id=call_id))
+
+
+class DashboardView(BaseView):
+    route_base = "/dashboard"
+    class_permission_name = DASHBOARD
+    default_view = "show"
+
+    @expose("/")
+    @has_access
+    def show(self) -> Any:
+        days = min(max(int(request.args.get("days") or 30), 1), 365)
+        with engine().connect() as conn:
+            data = dashboard.build(conn, days)
+        audit.record("dashboard")
+        return self.render_template("callcare/dashboard.html", data=data, days=days)
+
+
+class AuditLogView(ModelView):
+    datamodel = SQLAInterface(AuditEntry)
+    class_permission_name = "AuditLog"
+    route_base = "/audit"
+    base_permissions = ["can_list", "can_show"]  # noqa: RUF012 (FAB reads these class attributes)
+    list_title = "Audit log"
+    show_title = "Audit entry"
+    list_columns = ["at", "username", "action", "call_id", "detail", "remote_addr"]  # noqa: RUF012
+    show_columns = ["at", "user_id", "username", "action", "call_id", "detail", "remote_addr"]  # noqa: RUF012
+    search_columns = ["username", "action", "call_id", "at"]  # noqa: RUF012
+    base_order = ("id", "desc")
+    page_size = 50
+
+
+def register(appbuilder: Any) -> None:
+    appbuilder.add_view(CallsView, CALLS_MENU, href="/calls/", icon="fa-phone", label="Calls")
+    appbuilder.add_view(
+        DashboardView, DASHBOARD_MENU, href="/dashboard/", icon="fa-chart-bar", label="Dashboard"
+    )
+    appbuilder.add_view(
+        AuditLogView, "Audit log", icon="fa-clipboard-list", label="Audit log", category="Security"
+    )
+    appbuilder.add_link("API docs", href="/swagger/v1", icon="fa-book", label="API docs")
