@@ -16,14 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from stackbench import corpus_ids, percentile, render, running_stack, timings, wait_all_terminal
-
 from callcare.audio import decode_audio
 from callcare.config import Settings
 from callcare.summarization.base import get_backend
 from callcare.transcription.engines import get_engine
 from callcare.transcription.metrics import compute_metrics
 from callcare.transcription.roles import assign_roles
+from stackbench import corpus_ids, percentile, render, running_stack, timings, wait_all_terminal
 
 SUFFIX = {"wav": ".wav", "8k": ".8k.wav", "stereo": ".stereo.wav"}
 
@@ -71,7 +70,9 @@ def main() -> None:
             + "".join(f"{c:>9.1f}" if c is not None else f"{'-':>9}" for c in cells)
             + f"{e2e:>7.1f}{compute[name]:>9.1f}  {row.status}"
         )
-    print(f"\nend-to-end (UPLOADED → COMPLETED): p50 {percentile(e2es, 50):.1f} s, p95 {percentile(e2es, 95):.1f} s")
+    print(
+        f"\nend-to-end (UPLOADED → COMPLETED): p50 {percentile(e2es, 50):.1f} s, p95 {percentile(e2es, 95):.1f} s"
+    )
     print(
         f"orchestration overhead (end-to-end − backend compute): p50 {percentile(overheads, 50):.1f} s, "
         f"mean {statistics.mean(overheads):.1f} s"

@@ -80,7 +80,12 @@ def timings(registry: Registry) -> list[CallTiming]:
         ended = seen.get("COMPLETED") or seen.get("FAILED")
         result.append(
             CallTiming(
-                call["call_id"], call["status"], seen["UPLOADED"], seen.get("TRANSCRIBING"), seen.get("SUMMARIZING"), ended
+                call["call_id"],
+                call["status"],
+                seen["UPLOADED"],
+                seen.get("TRANSCRIBING"),
+                seen.get("SUMMARIZING"),
+                ended,
             )
         )
     return result

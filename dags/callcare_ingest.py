@@ -1,4 +1,7 @@
-"""Polls the source for new recordings, lands them in the lake and starts one processing run per call."""
+"""Polls the source for new recordings, lands them in the lake and starts one processing run per call.
+
+The source is the inbox folder on the local profile and the Google Drive folder on aws.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ from callcare import airflow_tasks as steps
 def callcare_ingest() -> None:
     @task
     def land_new_recordings() -> dict[str, int]:
-        return steps.land_inbox()
+        # the inbox folder on the local profile, the Google Drive folder on aws
+        return steps.land_new_recordings()
 
     @task
     def calls_to_start(_landed: dict[str, int]) -> list[dict]:

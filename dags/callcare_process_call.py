@@ -1,4 +1,9 @@
-"""One call: transcribe → summarize → publish (Parquet + COMPLETED). The run id carries the call id."""
+"""One call: transcribe → summarize → publish (Parquet + COMPLETED). The run id carries the call id.
+
+On the aws profile, transcription is Amazon Transcribe: prepare_transcription checks the recording
+in S3, transcribe runs the job (deferrable, pool callcare_transcribe) and read_transcript turns its
+output into our transcript; summaries are bounded by the Bedrock pool.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,10 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 from callcare import airflow_tasks as steps
+from callcare.config import get_settings
+from callcare.warehouse import summaries_asset
+
+SETTINGS = get_settings()  # the profile decides the shape; it comes from the environment
 
 
 @dag(
@@ -27,19 +36,50 @@ from callcare import airflow_tasks as steps
     doc_md=__doc__,
 )
 def callcare_process_call() -> None:
+    aws = SETTINGS.profile == "aws"
+
     @task(pool=steps.LOCAL_STT_POOL, execution_timeout=timedelta(minutes=30))
     def transcribe(params: dict | None = None) -> dict:
         return steps.run_step("transcribe", params["call_id"])
 
+    @task(multiple_outputs=True, execution_timeout=timedelta(minutes=10))
+    def prepare_transcription(params: dict | None = None) -> dict:
+        return steps.prepare_transcription(params["call_id"])
+
     @task(execution_timeout=timedelta(minutes=10))
+    def read_transcript(job: dict, params: dict | None = None) -> dict:
+        return steps.finish_transcription(params["call_id"], job)
+
+    @task(pool=steps.BEDROCK_POOL if aws else None, execution_timeout=timedelta(minutes=10))
     def summarize(transcribed: dict) -> dict:
         return steps.run_step("summarize", transcribed["call_id"])
 
-    @task(execution_timeout=timedelta(minutes=10))
+    @task(execution_timeout=timedelta(minutes=10), outlets=[summaries_asset()])
     def publish(summarized: dict) -> dict:
         return steps.run_step("publish", summarized["call_id"])
 
-    publish(summarize(transcribe()))
+    if not aws:
+        publish(summarize(transcribe()))
+        return
+
+    from callcare.aws_steps import CallTranscribeOperator
+
+    prepared = prepare_transcription()
+    poll_s = max(1, SETTINGS.transcribe_poll_interval_s)
+    job = CallTranscribeOperator(
+        task_id="transcribe",
+        pool=steps.TRANSCRIBE_POOL,
+        deferrable=True,
+        aws_conn_id=SETTINGS.aws_conn_id,
+        call_id=prepared["call_id"],
+        media_uri=prepared["media_uri"],
+        call_date=prepared["call_date"],
+        channels=prepared["channels"],
+        waiter_delay=poll_s,
+        waiter_max_attempts=max(1, 3 * 3600 // poll_s),  # a 4 h call takes Transcribe well under 3 h
+        execution_timeout=timedelta(hours=3, minutes=30),
+    )
+    publish(summarize(read_transcript(job.output)))
 
 
 callcare_process_call()

@@ -55,7 +55,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     except CallNotFound as exc:
         print(f"no such call: {exc}", file=sys.stderr)
         return 1
-    lake = Lake(get_settings().lake_uri)
+    lake = Lake.from_settings(get_settings())
     print(f"call {call['call_id']}  {call['status']}  date {call['call_date']}  source {call['source_ref']}")
     if call["error_message"]:
         print(f"error: {call['error_message']}")
@@ -130,6 +130,13 @@ def cmd_resummarize(args: argparse.Namespace) -> int:
     return 0 if ok == len(call_ids) else 1
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    """DuckDB over the marts (unqualified names) and the lake tables (lake.calls, lake.turns, ...)."""
+    from callcare.warehouse import query
+
+    return query(get_settings(), args.query, output_format=args.format, max_rows=args.max_rows)
+
+
 def cmd_samples(args: argparse.Namespace) -> int:
     from callcare.samples import make_samples
 
@@ -173,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--make-current", action="store_true", help="the app shows the new summary whatever its version"
     )
     p.set_defaults(func=cmd_resummarize)
+    p = sub.add_parser(
+        "sql", help="run SQL on DuckDB over the warehouse marts and the lake tables (read-only)"
+    )
+    p.add_argument("query", help='e.g. "select * from daily_call_volume order by call_date desc"')
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--max-rows", type=int, default=200)
+    p.set_defaults(func=cmd_sql)
     p = sub.add_parser("samples", help="write the sample recordings (default: into the inbox)")
     p.add_argument("target", nargs="?")
     p.set_defaults(func=cmd_samples)

@@ -1,7 +1,9 @@
 """The lake: a local folder (file://) or an S3 bucket (s3://), through one pyarrow filesystem API.
 
 Writes go to a temporary name first and are then moved into place on local disks, so a reader
-never sees half a file; S3 puts are atomic by themselves.
+never sees half a file; S3 puts are atomic by themselves. A lake built by `Lake.from_settings` on
+S3 writes through boto3 instead (callcare.lake_s3: SSE-KMS, multipart streams that abort on error)
+and reads through pyarrow.
 """
 
 from __future__ import annotations
@@ -9,18 +11,26 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
+if TYPE_CHECKING:
+    from callcare.config import Settings
+    from callcare.lake_s3 import S3Objects
+
 COPY_CHUNK = 8 << 20
 
 
 class Lake:
-    def __init__(self, uri: str, filesystem: pafs.FileSystem | None = None) -> None:
+    def __init__(
+        self, uri: str, filesystem: pafs.FileSystem | None = None, *, objects: S3Objects | None = None
+    ) -> None:
         self.uri = uri.rstrip("/")
         if filesystem is None:
             filesystem, root = pafs.FileSystem.from_uri(self.uri)
@@ -29,6 +39,32 @@ class Lake:
         self.fs = filesystem
         self.root = root.rstrip("/")
         self._local = isinstance(self.fs, pafs.LocalFileSystem)
+        if objects is not None and not self.uri.startswith("s3://"):
+            raise ValueError("S3 object writes need an s3:// lake")
+        self._objects = objects
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Lake:
+        """The settings' lake; on S3 with their region, endpoint and KMS key.
+
+        The same S3 endpoint serves pyarrow (reads, listings, Parquet) and boto3 (writes, presigned
+        URLs); credentials come from the usual AWS chain in both (on MWAA, the execution role).
+        """
+        uri = settings.lake_uri or ""
+        if not uri.startswith("s3://"):
+            return cls(uri)
+        from callcare.lake_s3 import S3Objects, make_s3_client, split_endpoint
+
+        options: dict[str, Any] = {"region": settings.aws_region}
+        if settings.s3_endpoint_url:
+            scheme, endpoint = split_endpoint(settings.s3_endpoint_url)
+            options.update(scheme=scheme, endpoint_override=endpoint)
+        objects = S3Objects(make_s3_client(settings), settings.lake_kms_key_id)
+        return cls(uri, pafs.S3FileSystem(**options), objects=objects)
+
+    def _bucket_key(self, key: str) -> tuple[str, str]:
+        bucket, _, name = self.path(key).partition("/")
+        return bucket, name
 
     def path(self, key: str) -> str:
         return f"{self.root}/{key}"
@@ -58,6 +94,9 @@ class Lake:
             self.fs.move(temporary, final)
 
     def put_bytes(self, key: str, data: bytes) -> str:
+        if self._objects is not None:
+            self._objects.put(*self._bucket_key(key), data)
+            return self.uri_for(key)
         final, temporary = self._target(key)
         with self.fs.open_output_stream(temporary) as out:
             out.write(data)
@@ -66,6 +105,10 @@ class Lake:
 
     def put_file(self, key: str, local_path: Path) -> str:
         """Streams: a large recording is never held in memory."""
+        if self._objects is not None:
+            with local_path.open("rb") as src, self.open_writer(key) as out:
+                shutil.copyfileobj(src, out, COPY_CHUNK)
+            return self.uri_for(key)
         final, temporary = self._target(key)
         with local_path.open("rb") as src, self.fs.open_output_stream(temporary) as out:
             shutil.copyfileobj(src, out, COPY_CHUNK)
@@ -83,6 +126,10 @@ class Lake:
         return json.loads(self.get_bytes(key))
 
     def write_parquet(self, key: str, table: pa.Table) -> str:
+        if self._objects is not None:  # one call's rows: small enough to encode in memory first
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink, compression="zstd")
+            return self.put_bytes(key, sink.getvalue().to_pybytes())
         final, temporary = self._target(key)
         pq.write_table(table, temporary, filesystem=self.fs, compression="zstd")
         self._commit(final, temporary)
@@ -96,3 +143,38 @@ class Lake:
         infos = self.fs.get_file_info(selector)
         start = len(self.root) + 1
         return sorted(i.path[start:] for i in infos if i.type == pafs.FileType.File)
+
+    @contextmanager
+    def open_writer(self, key: str) -> Iterator[BinaryIO]:
+        """A stream into `key` that appears whole when the block ends, and not at all on an error."""
+        if self._objects is not None:
+            writer = self._objects.writer(*self._bucket_key(key))
+            with writer:
+                yield writer  # type: ignore[misc]
+            return
+        final, temporary = self._target(key)
+        try:
+            with self.fs.open_output_stream(temporary) as out:
+                yield out  # type: ignore[misc]
+        except BaseException:
+            # the temporary file, or on S3 the truncated object pyarrow completes when it closes
+            with suppress(OSError):  # never hide the error that stopped the write
+                self.fs.delete_file(temporary)
+            raise
+        self._commit(final, temporary)
+
+    def open_input(self, key: str) -> pa.NativeFile:
+        """Random access (ranged reads on S3): headers can be probed without fetching the file."""
+        return self.fs.open_input_file(self.path(key))
+
+    def delete(self, key: str) -> None:
+        if self._objects is not None:
+            self._objects.delete(*self._bucket_key(key))
+        elif self.exists(key):
+            self.fs.delete_file(self.path(key))
+
+    def presigned_url(self, key: str, expires_s: int) -> str:
+        """A GET URL that needs no credentials, valid for `expires_s` (S3 lakes from settings only)."""
+        if self._objects is None:
+            raise ValueError(f"presigned URLs need an S3 lake built from settings, not {self.uri}")
+        return self._objects.presign_get(*self._bucket_key(key), expires_s)

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from callcare import warehouse
 from callcare.audio import AudioDecodeError, decode_audio
 from callcare.config import Settings, get_settings
 from callcare.lake import Lake
@@ -21,7 +22,7 @@ from callcare.registry import Registry
 from callcare.status import CallStatus
 from callcare.summarization.base import SummaryFailed, get_backend
 from callcare.summarization.schema import SummaryInvalid, validate_summary
-from callcare.tables import calls_table, summaries_table, turns_table
+from callcare.tables import metrics_table, summaries_table, turns_table
 from callcare.transcription.engines import TranscriptionFailed, get_engine
 from callcare.transcription.metrics import compute_metrics
 from callcare.transcription.model import Transcript
@@ -49,7 +50,7 @@ class Context:
     @classmethod
     def create(cls, settings: Settings | None = None) -> Context:
         settings = settings or get_settings()
-        return cls(settings, Lake(settings.lake_uri), Registry(settings.registry_url))
+        return cls(settings, Lake.from_settings(settings), Registry(settings.registry_url))
 
 
 def transcribe(call_id: str, ctx: Context) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def transcribe(call_id: str, ctx: Context) -> dict[str, Any]:
     ctx.registry.transition(call_id, CallStatus.TRANSCRIBING)
     audio_bytes = ctx.lake.get_bytes(ctx.lake.key_from_uri(call["audio_uri"]))
     try:
-        audio = decode_audio(audio_bytes)
+        audio = decode_audio(audio_bytes, max_duration_s=ctx.settings.max_duration_s)
     except AudioDecodeError as exc:
         raise CallFailed(f"the recording could not be decoded ({exc})") from exc
     engine = get_engine(ctx.settings)
@@ -65,6 +66,13 @@ def transcribe(call_id: str, ctx: Context) -> dict[str, Any]:
         transcript = engine.transcribe(call_id, audio)
     except TranscriptionFailed as exc:
         raise CallFailed(f"transcription failed: {exc}") from exc
+    return store_transcript(call_id, call, transcript, ctx)
+
+
+def store_transcript(
+    call_id: str, call: dict[str, Any], transcript: Transcript, ctx: Context
+) -> dict[str, Any]:
+    """Roles, metrics and the stored transcript: the same for every engine (offline or Transcribe)."""
     transcript = assign_roles(transcript, ctx.settings.agent_channel)
     metrics = compute_metrics(transcript).to_dict()
     key = transcript_key(call["call_date"], call_id)
@@ -112,7 +120,12 @@ def summarize(call_id: str, ctx: Context) -> dict[str, Any]:
 
 
 def publish(call_id: str, ctx: Context) -> dict[str, Any]:
-    """Parquet rows for the warehouse, then COMPLETED with the fields alerts and the app filter on."""
+    """Parquet rows for the warehouse, then COMPLETED with the fields alerts and the app filter on.
+
+    Safe to retry: when a lake write fails after the status change, the retry rewrites the rows
+    without a second COMPLETED (which the registry would refuse). The calls and status_events rows
+    come last because they show the call as the registry has it once COMPLETED.
+    """
     call = ctx.registry.get(call_id)
     stored = ctx.lake.get_json(ctx.lake.key_from_uri(call["summary_uri"]))
     document = ctx.lake.get_json(ctx.lake.key_from_uri(call["transcript_uri"]))
@@ -121,7 +134,12 @@ def publish(call_id: str, ctx: Context) -> dict[str, Any]:
     call_date = call["call_date"]
     ctx.lake.write_parquet(table_key("turns", call_date, call_id), turns_table(call_date, transcript))
     ctx.lake.write_parquet(
-        table_key("summaries", call_date, call_id), summaries_table(call_id, call_date, stored)
+        warehouse.summaries_row_key(ctx.lake, call_date, call_id, stored["prompt_version"]),
+        summaries_table(call_id, call_date, stored),
+    )
+    ctx.lake.write_parquet(
+        table_key("metrics", call_date, call_id),
+        metrics_table(call_id, call_date, document.get("metrics", {})),
     )
     fields = {
         "sentiment": summary.get("sentiment"),
@@ -131,11 +149,9 @@ def publish(call_id: str, ctx: Context) -> dict[str, Any]:
         "resolved": summary.get("resolved"),
         "escalated": summary.get("escalated"),
     }
-    ctx.registry.transition(call_id, CallStatus.COMPLETED, **fields)
-    completed = ctx.registry.get(call_id)
-    ctx.lake.write_parquet(
-        table_key("calls", call_date, call_id), calls_table(completed, document.get("metrics", {}))
-    )
+    if call["status"] != CallStatus.COMPLETED:
+        ctx.registry.transition(call_id, CallStatus.COMPLETED, **fields)
+    warehouse.write_call_rows(ctx.lake, ctx.registry, call_id, document.get("metrics", {}))
     return {"call_id": call_id, "status": CallStatus.COMPLETED.value}
 
 
@@ -144,7 +160,10 @@ def fail(call_id: str, reason: str, ctx: Context) -> bool:
     call = ctx.registry.get(call_id)
     if call["status"] in (CallStatus.COMPLETED, CallStatus.FAILED):
         return False
-    return ctx.registry.transition(call_id, CallStatus.FAILED, error_message=reason[:MAX_REASON])
+    changed = ctx.registry.transition(call_id, CallStatus.FAILED, error_message=reason[:MAX_REASON])
+    if changed:
+        warehouse.record_failed_call(call_id, ctx)  # calls + status_events rows; never raises
+    return changed
 
 
 def _json(value: Any) -> str:

@@ -355,6 +355,8 @@ def airflow_configuration(
                 "connections_prefix": f"{config.secrets_prefix}/connections",
                 "variables_prefix": f"{config.secrets_prefix}/variables",
                 "config_prefix": f"{config.secrets_prefix}/config",
+                # the RDS-generated registry secret names its database `dbname`
+                "extra_conn_words": {"schema": ["dbname"]},
             }
         ),
         "core.load_examples": "False",

@@ -8,7 +8,7 @@ from callcare.audio import DecodedAudio
 from callcare.config import Settings
 from callcare.transcription.model import Transcript
 
-OFFLINE_ENGINES = ("pocketsphinx",)
+OFFLINE_ENGINES = ("pocketsphinx", "instant", "faster-whisper:<model name or path>")
 
 
 class TranscriptionFailed(Exception):
@@ -25,13 +25,25 @@ _engines: dict[str, OfflineEngine] = {}
 
 
 def get_engine(settings: Settings) -> OfflineEngine:
-    """One engine per process: loading a model costs more than decoding a short call."""
+    """One engine per process: loading a model costs more than decoding a short call.
+
+    Engines are imported only when chosen, so an optional one (faster-whisper) costs nothing where
+    it is not installed, and fails with its package's name where it is chosen but missing.
+    """
     name = settings.stt_engine
     if name not in _engines:
         if name == "pocketsphinx":
             from callcare.transcription.pocketsphinx_engine import PocketsphinxEngine
 
             _engines[name] = PocketsphinxEngine()
+        elif name == "instant":
+            from callcare.transcription.instant_engine import InstantEngine
+
+            _engines[name] = InstantEngine()
+        elif name.startswith("faster-whisper:"):
+            from callcare.transcription.whisper_engine import FasterWhisperEngine
+
+            _engines[name] = FasterWhisperEngine(name)
         else:
             raise ValueError(f"CALLCARE_STT_ENGINE must be one of {OFFLINE_ENGINES}, got {name!r}")
     return _engines[name]

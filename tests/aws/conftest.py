@@ -1,0 +1,56 @@
+"""Fixtures of the aws-profile suites: the fake Drive, a service account for it, moto's server."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aws.fake_drive import FakeDrive, service_account_key
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture
+def fake_drive() -> Iterator[FakeDrive]:
+    fake = FakeDrive().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def drive_connection(fake_drive: FakeDrive, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """The `callcare_gdrive` connection, as Airflow reads it from the environment (or Secrets Manager)."""
+    keyfile = service_account_key(fake_drive)
+    conn = {"conn_type": "google_cloud_platform", "extra": {"keyfile_dict": json.dumps(keyfile)}}
+    monkeypatch.setenv("AIRFLOW_CONN_CALLCARE_GDRIVE", json.dumps(conn))
+    return keyfile
+
+
+@pytest.fixture
+def dummy_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Credentials for signing only: no profile, no metadata service, nothing beyond 127.0.0.1."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    """moto in server mode (a thread), so pyarrow's C++ S3 client can reach it over HTTP too."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -1,0 +1,47 @@
+"""The DAGs on the aws profile, parsed (not run): Transcribe deferred in its pool, Bedrock's pool, alerts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS = ("callcare_ingest.py", "callcare_process_call.py", "callcare_alerts.py")
+
+
+def test_the_aws_dags_wire_transcribe_bedrock_and_alerts(monkeypatch):
+    """Transcribe deferred in its pool, summaries in the Bedrock pool, one alerts publisher at a time."""
+    from airflow.dag_processing.dagbag import DagBag
+    from callcare.config import reset_settings
+
+    monkeypatch.setenv("CALLCARE_PROFILE", "aws")
+    reset_settings()
+    try:
+        folder = REPO / "dags"
+        bags = {name: DagBag(dag_folder=str(folder / name)) for name in DAGS}
+        for name, bag in bags.items():
+            assert bag.import_errors == {}, name
+        process = bags["callcare_process_call.py"].dags["callcare_process_call"]
+        order = [t.task_id for t in process.topological_sort()]
+        assert order == ["prepare_transcription", "transcribe", "read_transcript", "summarize", "publish"]
+        transcribe = process.get_task("transcribe")
+        assert transcribe.pool == "callcare_transcribe" and transcribe.deferrable
+        assert process.get_task("summarize").pool == "callcare_bedrock"
+        assert all(t.on_failure_callback for t in process.tasks)
+        alerts = bags["callcare_alerts.py"].dags["callcare_alerts"]
+        assert alerts.max_active_runs == 1 and "callcare" in alerts.tags
+        assert all(t.retries >= 1 for t in alerts.tasks)
+    finally:
+        reset_settings()
+
+
+def test_no_alerts_dag_on_the_local_profile(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+    from callcare.config import reset_settings
+
+    monkeypatch.setenv("CALLCARE_PROFILE", "local")
+    reset_settings()
+    try:
+        bag = DagBag(dag_folder=str(REPO / "dags" / "callcare_alerts.py"))
+        assert bag.import_errors == {} and bag.dag_ids == []
+    finally:
+        reset_settings()

@@ -1,0 +1,57 @@
+"""The instant engine and backend: the whole pipeline, minus recognition and summarizing."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from callcare import pipeline
+from callcare.config import reset_settings
+from callcare.pipeline import CallFailed, Context
+from callcare.sources.inbox import ingest_inbox
+from callcare.summarization.schema import validate_summary
+
+
+@pytest.fixture
+def instant_ctx(callcare_home: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
+    monkeypatch.setenv("CALLCARE_STT_ENGINE", "instant")
+    monkeypatch.setenv("CALLCARE_SUMMARY_BACKEND", "instant")
+    reset_settings()
+    ctx = Context.create()
+    ctx.registry.create_schema()
+    return ctx
+
+
+def drop_wav(ctx: Context, name: str, samples: np.ndarray) -> str:
+    import wave
+
+    ctx.settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(ctx.settings.inbox_dir / name), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(samples.astype("<i2").tobytes())
+    [outcome] = ingest_inbox(ctx.settings.inbox_dir, ctx.lake, ctx.registry, settle_s=0)
+    return outcome.call_id
+
+
+def test_a_call_goes_through_every_step(instant_ctx: Context) -> None:
+    t = np.arange(16000 * 3) / 16000
+    speech = (6000 * np.sin(2 * np.pi * 220 * t)) * (np.sin(2 * np.pi * 0.5 * t) > 0)
+    call_id = drop_wav(instant_ctx, "2026-10-01_a.wav", speech)
+    for step in (pipeline.transcribe, pipeline.summarize, pipeline.publish):
+        step(call_id, instant_ctx)
+    call = instant_ctx.registry.get(call_id)
+    assert call["status"] == "COMPLETED" and call["stt_engine"] == "instant"
+    stored = instant_ctx.lake.get_json(instant_ctx.lake.key_from_uri(call["summary_uri"]))
+    validate_summary(stored["summary"])
+    assert stored["cost_usd"] == 0.0 and stored["summary"]["call_date"] == "2026-10-01"
+
+
+def test_a_corrupt_file_still_fails_as_it_would(instant_ctx: Context) -> None:
+    instant_ctx.settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+    (instant_ctx.settings.inbox_dir / "bad.wav").write_bytes(b"RIFF" + b"\x00" * 64)
+    [outcome] = ingest_inbox(
+        instant_ctx.settings.inbox_dir, instant_ctx.lake, instant_ctx.registry, settle_s=0
+    )
+    with pytest.raises(CallFailed, match="could not be decoded"):
+        pipeline.transcribe(outcome.call_id, instant_ctx)
