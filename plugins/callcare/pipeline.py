@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from callcare import warehouse
+from callcare import observability, warehouse
 from callcare.audio import AudioDecodeError, decode_audio
 from callcare.config import Settings, get_settings
 from callcare.lake import Lake
@@ -115,6 +115,8 @@ def summarize(call_id: str, ctx: Context) -> dict[str, Any]:
         prompt_version=result.prompt_version,
         cost_usd=result.cost_usd,
     )
+    observability.record_tokens(call_id, result.input_tokens, result.output_tokens)
+    observability.record_cost(call_id, result.cost_usd)
     log.info("call %s summarized by %s (%s)", call_id, result.backend, result.prompt_version)
     return {"call_id": call_id, "summary_uri": uri}
 
@@ -151,6 +153,10 @@ def publish(call_id: str, ctx: Context) -> dict[str, Any]:
     }
     if call["status"] != CallStatus.COMPLETED:
         ctx.registry.transition(call_id, CallStatus.COMPLETED, **fields)
+        completed = ctx.registry.get(call_id)
+        observability.record_completed(
+            call_id, observability.processing_seconds(completed["created_at"], completed.get("completed_at"))
+        )
     warehouse.write_call_rows(ctx.lake, ctx.registry, call_id, document.get("metrics", {}))
     return {"call_id": call_id, "status": CallStatus.COMPLETED.value}
 
