@@ -6,9 +6,7 @@ is set here, at import time, before any test module imports Airflow.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,14 +22,9 @@ FIXTURES = SHARED / "fixtures"
 sys.path.insert(0, str(REPO / "plugins"))
 
 from callcare.local_stack import airflow_env, initialize  # noqa: E402
+from testsupport import dialogues, free_port  # noqa: E402,F401  (re-exported for fixtures)
 
 SESSION_HOME = Path(tempfile.mkdtemp(prefix="callcare-tests-"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 AIRFLOW_PORT = free_port()
@@ -67,10 +60,6 @@ def ctx(callcare_home: Path):
     context = Context.create()
     context.registry.create_schema()
     return context
-
-
-def dialogues() -> list[dict]:
-    return json.loads((CORPUS / "dialogues.json").read_text())
 
 
 @pytest.fixture(scope="session")

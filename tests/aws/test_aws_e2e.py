@@ -106,7 +106,7 @@ def receive_all(sqs, url: str) -> list[dict]:
 def test_drive_to_sns_under_a_running_scheduler(
     tmp_path, moto_server, corpus_audio, later_audio, registry_db, monkeypatch
 ):
-    from conftest import dialogues, free_port
+    from testsupport import dialogues, free_port
 
     aws = {"endpoint_url": moto_server, "region_name": REGION}
     s3, sns, sqs = (boto3.client(name, **aws) for name in ("s3", "sns", "sqs"))

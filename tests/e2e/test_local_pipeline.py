@@ -51,7 +51,7 @@ def process_runs(stack: AirflowStack) -> list[dict]:
 
 
 def test_inbox_to_completed_under_a_running_scheduler(tmp_path: Path, corpus_audio: Path) -> None:
-    from conftest import free_port
+    from testsupport import free_port
 
     home = tmp_path / "home"
     inbox = home / "inbox"
