@@ -22,3 +22,21 @@ def free_port() -> int:
 
 def dialogues() -> list[dict]:
     return json.loads((CORPUS / "dialogues.json").read_text())
+
+
+def process_runs(env: dict[str, str]) -> list[dict]:
+    """The processing DAG's runs, as the Airflow CLI of a running stack lists them."""
+    import subprocess
+
+    from callcare.local_stack import airflow_bin
+
+    out = subprocess.run(
+        [airflow_bin(), "dags", "list-runs", "callcare_process_call", "-o", "json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    # the CLI may print log lines before its JSON document
+    document = next(line for line in reversed(out.splitlines()) if line.startswith(("[{", "[]")))
+    return json.loads(document)

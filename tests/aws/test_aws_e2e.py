@@ -106,7 +106,7 @@ def receive_all(sqs, url: str) -> list[dict]:
 def test_drive_to_sns_under_a_running_scheduler(
     tmp_path, moto_server, corpus_audio, later_audio, registry_db, monkeypatch
 ):
-    from testsupport import dialogues, free_port
+    from testsupport import dialogues, free_port, process_runs
 
     aws = {"endpoint_url": moto_server, "region_name": REGION}
     s3, sns, sqs = (boto3.client(name, **aws) for name in ("s3", "sns", "sqs"))
@@ -270,7 +270,7 @@ def test_drive_to_sns_under_a_running_scheduler(
             wait_for(lambda: _collect(sqs, queues["urgent"], urgent), timeout_s=240, what="the urgent alert")
             assert [json.loads(m["Message"])["call_id"] for m in urgent] == [later["call_id"]]
             assert urgent[0]["MessageAttributes"]["severity"]["Value"] == "critical"
-            runs = _process_runs(stack)
+            runs = process_runs(stack.env)
             assert len(runs) == 5 and {r["run_id"].split("__")[1] for r in runs} == {
                 c["call_id"] for c in calls
             }
@@ -319,17 +319,3 @@ def _check_objects(s3, lake: Lake, bucket: str, call: dict, kms_key: str) -> Non
     for key in keys:
         head = s3.head_object(Bucket=bucket, Key=f"prod/{key}")
         assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == kms_key, key
-
-
-def _process_runs(stack: AirflowStack) -> list[dict]:
-    from callcare.local_stack import airflow_bin
-
-    out = subprocess.run(
-        [airflow_bin(), "dags", "list-runs", "callcare_process_call", "-o", "json"],
-        env=stack.env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    document = next(line for line in reversed(out.splitlines()) if line.startswith(("[{", "[]")))
-    return json.loads(document)

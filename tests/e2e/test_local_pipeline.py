@@ -12,7 +12,7 @@ import jsonschema
 import pyarrow.parquet as pq
 import pytest
 from callcare.lake import Lake
-from callcare.local_stack import AirflowStack, airflow_bin
+from callcare.local_stack import AirflowStack
 from callcare.registry import Registry
 from callcare.status import TERMINAL
 
@@ -37,21 +37,8 @@ def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 3.0):
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
-def process_runs(stack: AirflowStack) -> list[dict]:
-    out = subprocess.run(
-        [airflow_bin(), "dags", "list-runs", "callcare_process_call", "-o", "json"],
-        env=stack.env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    # the CLI may print log lines before its JSON document
-    document = next(line for line in reversed(out.splitlines()) if line.startswith(("[{", "[]")))
-    return json.loads(document)
-
-
 def test_inbox_to_completed_under_a_running_scheduler(tmp_path: Path, corpus_audio: Path) -> None:
-    from testsupport import free_port
+    from testsupport import free_port, process_runs
 
     home = tmp_path / "home"
     inbox = home / "inbox"
@@ -83,7 +70,7 @@ def test_inbox_to_completed_under_a_running_scheduler(tmp_path: Path, corpus_aud
             for table in ("calls", "turns", "summaries"):
                 key = f"tables/{table}/call_date={call['call_date']}/{call['call_id']}.parquet"
                 assert pq.read_table(lake.path(key)).num_rows >= 1, key
-        runs_before = process_runs(stack)
+        runs_before = process_runs(stack.env)
         assert len(runs_before) == 5
         assert {r["run_id"].split("__")[1] for r in runs_before} == {c["call_id"] for c in calls}
 
@@ -92,6 +79,6 @@ def test_inbox_to_completed_under_a_running_scheduler(tmp_path: Path, corpus_aud
         wait_for(lambda: not (inbox / "again.wav").exists(), timeout_s=120, what="the duplicate to be taken")
         time.sleep(5)
         assert len(registry.list_calls()) == 5
-        assert len(process_runs(stack)) == 5
+        assert len(process_runs(stack.env)) == 5
     leftovers = subprocess.run(["pgrep", "-f", str(home)], capture_output=True, text=True).stdout.split()
     assert leftovers == [], "stopping the stack left processes running"
