@@ -7,7 +7,9 @@ transaction as the change), so they are the product's own record, not the benchm
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -22,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "plugins"))
 
-from callcare.local_stack import AirflowStack  # noqa: E402
+from callcare.local_stack import AirflowStack, airflow_bin  # noqa: E402
 from callcare.registry import Registry  # noqa: E402
 from callcare.status import TERMINAL  # noqa: E402
 
@@ -92,17 +94,34 @@ def timings(registry: Registry) -> list[CallTiming]:
 
 
 @contextmanager
-def running_stack(env: dict[str, str], port: int = 8793) -> Iterator[tuple[AirflowStack, Registry, Path]]:
+def running_stack(
+    env: dict[str, str], port: int | None = None, pool_slots: dict[str, int] | None = None
+) -> Iterator[tuple[AirflowStack, Registry, Path]]:
+    """A private local stack in a temporary home; `pool_slots` overrides the pools' sizes."""
     home = Path(tempfile.mkdtemp(prefix="callcare-bench-"))
     (home / "inbox").mkdir(parents=True)
-    stack = AirflowStack(home, port=port, base_env={**__import__("os").environ, **env})
+    stack = AirflowStack(home, port=port or free_port(), base_env={**os.environ, **env})
     registry = Registry(f"sqlite:///{home / 'registry.db'}")
     registry.create_schema()
     try:
-        with stack:
+        stack.initialize()
+        for pool, slots in (pool_slots or {}).items():
+            cmd = [airflow_bin(), "pools", "set", pool, str(slots), "benchmark setting"]
+            subprocess.run(cmd, env=stack.env, check=True, capture_output=True)
+        try:
+            stack.start()
             yield stack, registry, home
+        finally:
+            stack.stop()
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def free_port() -> int:
+    """Not Airflow's 8793: the scheduler serves task logs there."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_all_terminal(registry: Registry, expected: int, timeout_s: float) -> float:

@@ -7,7 +7,9 @@ run (tests/webapp has its own), `import conftest` names whichever was loaded las
 from __future__ import annotations
 
 import json
+import os
 import socket
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,17 +28,16 @@ def dialogues() -> list[dict]:
 
 def process_runs(env: dict[str, str]) -> list[dict]:
     """The processing DAG's runs, as the Airflow CLI of a running stack lists them."""
-    import subprocess
+    from callcare.local_stack import dag_runs
 
-    from callcare.local_stack import airflow_bin
+    return dag_runs(env, "callcare_process_call")
 
-    out = subprocess.run(
-        [airflow_bin(), "dags", "list-runs", "callcare_process_call", "-o", "json"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    # the CLI may print log lines before its JSON document
-    document = next(line for line in reversed(out.splitlines()) if line.startswith(("[{", "[]")))
-    return json.loads(document)
+
+def drop_settled(inbox: Path, name: str, data: bytes, age_s: float = 60) -> Path:
+    """A file in the inbox, written long enough ago for ingestion to count it as settled."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    path = inbox / name
+    path.write_bytes(data)
+    old = time.time() - age_s
+    os.utime(path, (old, old))
+    return path

@@ -21,6 +21,10 @@ class AudioDecodeError(ValueError):
     """The recording cannot be decoded: the call fails with this reason, nothing else does."""
 
 
+class RecordingTooLong(AudioDecodeError):
+    """The recording is over `max_duration_s`; the message is the whole reason ("... is too long ...")."""
+
+
 @dataclass(frozen=True)
 class DecodedAudio:
     """`samples` is int16 with shape (channels, n) at `sample_rate`."""
@@ -69,9 +73,11 @@ def decode_audio(
             if not container.streams.audio:
                 raise AudioDecodeError("the file has no audio stream")
             stream = container.streams.audio[0]
+            if stream.codec_context is None:  # FFmpeg knows no decoder for this codec
+                raise AudioDecodeError(unsupported_codec_reason(container))
             declared = _declared_duration_s(container, stream)
             if max_duration_s is not None and declared is not None and declared > max_duration_s:
-                raise AudioDecodeError(_too_long(declared, max_duration_s))
+                raise RecordingTooLong(too_long_reason(declared, max_duration_s))
             channels = min(2, stream.codec_context.channels or 1)
             layout = "stereo" if channels == 2 else "mono"
             resampler = av.AudioResampler(format="s16", layout=layout, rate=target_rate)
@@ -83,14 +89,16 @@ def decode_audio(
                     chunks.append(chunk)
                     decoded += chunk.shape[1]
                 if limit_samples is not None and decoded > limit_samples:
-                    raise AudioDecodeError(_too_long(decoded / target_rate, max_duration_s or 0))
+                    raise RecordingTooLong(too_long_reason(None, max_duration_s or 0))
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1, channels).T)
             codec = stream.codec_context.name
             source_rate = stream.codec_context.sample_rate or target_rate
     except AudioDecodeError:
         raise
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
+    except av.error.FFmpegError as exc:  # its str() carries an errno and '<none>': keep the words
+        raise AudioDecodeError(f"cannot decode audio: {exc.strerror or type(exc).__name__}") from exc
+    except (ValueError, OSError) as exc:
         raise AudioDecodeError(f"cannot decode audio: {exc.__class__.__name__}: {exc}") from exc
     if not chunks:
         raise AudioDecodeError("the audio stream holds no samples")
@@ -100,5 +108,15 @@ def decode_audio(
     return DecodedAudio(samples=samples, sample_rate=target_rate, source_rate=source_rate, codec=codec)
 
 
-def _too_long(seconds: float, limit: float) -> str:
-    return f"the recording lasts {seconds / 60:.0f} min or more; the limit is {limit / 60:.0f} min"
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
+
+def too_long_reason(seconds: float | None, limit: float) -> str:
+    """`seconds` is None when the length is unknown (found out while decoding): only past the limit."""
+    lasts = f"more than {_duration(limit)}" if seconds is None else _duration(seconds)
+    return f"the recording is too long: it lasts {lasts}; the limit is {_duration(limit)}"
+
+
+def unsupported_codec_reason(container: av.container.InputContainer) -> str:
+    return f"unsupported audio codec: no decoder for the audio in this {container.format.name} file"

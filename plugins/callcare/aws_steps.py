@@ -16,6 +16,7 @@ import av
 
 from callcare import pipeline
 from callcare.alerts import SnsPublisher, publish_pending
+from callcare.audio import too_long_reason, unsupported_codec_reason
 from callcare.operators.transcribe import TranscribeCallOperator
 from callcare.pipeline import CallFailed, Context
 from callcare.status import CallStatus
@@ -43,6 +44,8 @@ def probe_audio(ctx: Context, key: str) -> tuple[int, float | None]:
         if not container.streams.audio:
             raise ValueError("the file has no audio stream")
         stream = container.streams.audio[0]
+        if stream.codec_context is None:  # FFmpeg knows no decoder for this codec
+            raise ValueError(unsupported_codec_reason(container))
         channels = int(stream.codec_context.channels or 1)
         duration = None
         if stream.duration is not None and stream.time_base is not None:
@@ -60,12 +63,14 @@ def prepare_transcription(call_id: str, ctx: Context) -> dict[str, Any]:
         raise CallFailed("Amazon Transcribe reads recordings from S3; this one is not in an S3 lake")
     try:
         channels, duration = probe_audio(ctx, ctx.lake.key_from_uri(call["audio_uri"]))
-    except (av.error.FFmpegError, ValueError, StopIteration, EOFError) as exc:
+    except av.error.FFmpegError as exc:  # its str() carries an errno and '<none>': keep the words
+        raise CallFailed(
+            f"the recording could not be decoded ({exc.strerror or type(exc).__name__})"
+        ) from exc
+    except (ValueError, StopIteration, EOFError) as exc:
         raise CallFailed(f"the recording could not be decoded ({type(exc).__name__}: {exc})") from exc
     if duration is not None and duration > ctx.settings.max_duration_s:
-        raise CallFailed(
-            f"the recording lasts {duration / 60:.0f} min; the limit is {ctx.settings.max_duration_s / 60:.0f} min"
-        )
+        raise CallFailed(too_long_reason(duration, ctx.settings.max_duration_s))
     ctx.registry.update_fields(call_id, channels=min(channels, 2), duration_s=duration)
     return {
         "call_id": call_id,

@@ -146,6 +146,19 @@ def cmd_samples(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from callcare.consistency import check
+    from callcare.lake import Lake
+
+    report = check(_registry(), Lake.from_settings(get_settings()), require_terminal=args.finished)
+    for problem in report.problems[: args.limit]:
+        print(problem)
+    if len(report.problems) > args.limit:
+        print(f"... and {len(report.problems) - args.limit} more")
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from callcare.local_run import run_local
 
@@ -190,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("samples", help="write the sample recordings (default: into the inbox)")
     p.add_argument("target", nargs="?")
     p.set_defaults(func=cmd_samples)
+    p = sub.add_parser("check", help="lake, registry and outbox agree on every call (exit 1 if not)")
+    p.add_argument("--finished", action="store_true", help="also report calls not yet COMPLETED/FAILED")
+    p.add_argument("--limit", type=int, default=50, help="problems to print")
+    p.set_defaults(func=cmd_check)
     p = sub.add_parser("up", help="run the local profile: Airflow services, samples, progress")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--no-samples", action="store_true")

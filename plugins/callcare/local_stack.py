@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from callcare.pools import POOLS
 
@@ -117,9 +117,13 @@ class AirflowStack:
             initialize(self.env, log)
 
     def start(self, timeout_s: float = 180) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         for service in SERVICES:
-            log = (self.log_dir / f"{service}.log").open("ab")
+            self.start_service(service)
+        self.wait_healthy(timeout_s)
+
+    def start_service(self, service: str) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.log_dir / f"{service}.log").open("ab") as log:
             self.processes[service] = subprocess.Popen(
                 [airflow_bin(), *service.split()],
                 env=self.env,
@@ -127,8 +131,15 @@ class AirflowStack:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() kills its workers too
             )
-            log.close()
-        self.wait_healthy(timeout_s)
+
+    def kill_service(self, service: str) -> None:
+        """SIGKILL a service and every process in its group (the scheduler's task workers too)."""
+        proc = self.processes.pop(service)
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        return dag_runs(self.env, dag_id)
 
     def wait_healthy(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -168,6 +179,20 @@ class AirflowStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def dag_runs(env: dict[str, str], dag_id: str) -> list[dict[str, Any]]:
+    """A DAG's runs, as the Airflow CLI of a running stack lists them."""
+    out = subprocess.run(
+        [airflow_bin(), "dags", "list-runs", dag_id, "-o", "json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    # the CLI may print log lines before its JSON document
+    document = next(line for line in reversed(out.splitlines()) if line.startswith(("[{", "[]")))
+    return list(json.loads(document))
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:

@@ -57,12 +57,13 @@ METRIC_NAMES = (
 )
 
 # Failure reasons as a short, fixed vocabulary (a label, so never free text).
-_REASONS = (
+_REASONS = (  # first match wins: throttling and length before the stage words they contain
+    ("throttled", re.compile(r"throttl|too many requests|rate exceeded", re.I)),
+    ("too_long", re.compile(r"too long", re.I)),
     ("decode", re.compile(r"could not be decoded|decod|unsupported|corrupt", re.I)),
     ("no_speech", re.compile(r"no speech", re.I)),
     ("transcription", re.compile(r"transcri", re.I)),
     ("summary", re.compile(r"summar|schema|json", re.I)),
-    ("throttled", re.compile(r"throttl|too many requests|rate exceeded", re.I)),
     ("timeout", re.compile(r"timed? ?out|timeout", re.I)),
     ("source", re.compile(r"drive|download|403|404|not found", re.I)),
 )

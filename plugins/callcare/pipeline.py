@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from callcare import observability, warehouse
-from callcare.audio import AudioDecodeError, decode_audio
+from callcare.audio import AudioDecodeError, RecordingTooLong, decode_audio
 from callcare.config import Settings, get_settings
 from callcare.lake import Lake
 from callcare.lake_paths import summary_key, table_key, transcript_key
@@ -59,6 +59,8 @@ def transcribe(call_id: str, ctx: Context) -> dict[str, Any]:
     audio_bytes = ctx.lake.get_bytes(ctx.lake.key_from_uri(call["audio_uri"]))
     try:
         audio = decode_audio(audio_bytes, max_duration_s=ctx.settings.max_duration_s)
+    except RecordingTooLong as exc:
+        raise CallFailed(str(exc)) from exc
     except AudioDecodeError as exc:
         raise CallFailed(f"the recording could not be decoded ({exc})") from exc
     engine = get_engine(ctx.settings)

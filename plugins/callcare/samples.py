@@ -91,3 +91,33 @@ def make_samples(target: Path, samples_file: Path = SAMPLES_FILE) -> list[Path]:
             (target / f".{name}.part").rename(target / name)
             written.append(target / name)
     return written
+
+
+def write_load_test_recording(path: Path, seed: int, seconds: float = 12.0, rate: int = 8000) -> Path:
+    """A distinct recording with speech-like bursts and pauses, but no words.
+
+    Load tests (the burst benchmark, the crash-recovery test) need hundreds of recordings with
+    different content hashes, made in milliseconds. Alternating channels of tone bursts give the
+    pause segmentation real turns to find; the seed makes each file's bytes unique.
+    """
+    rng = np.random.default_rng(seed)
+    total = int(seconds * rate)
+    samples = np.zeros((2, total), dtype=np.float64)
+    position, speaker = int(0.3 * rate), 0
+    while position < total:
+        length = int(rng.uniform(0.8, 2.5) * rate)
+        end = min(total, position + length)
+        t = np.arange(end - position) / rate
+        pitch = rng.uniform(110, 260)
+        envelope = 0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(3, 6) * t) ** 2
+        samples[speaker, position:end] = 6000 * envelope * np.sin(2 * np.pi * pitch * t)
+        samples[speaker, position:end] += rng.normal(0, 300, end - position)
+        position = end + int(rng.uniform(0.3, 0.9) * rate)
+        speaker = 1 - speaker
+    interleaved = np.clip(samples.T, -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(interleaved.tobytes())
+    return path

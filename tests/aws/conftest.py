@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,14 @@ def fake_drive() -> Iterator[FakeDrive]:
     fake = FakeDrive().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """googleapiclient's backoff sleeps, recorded instead of slept."""
+    sleeps: list[float] = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+    return sleeps
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ bucket and key, with the requested KMS key. Unknown media fails the job with Tra
 The Bedrock fake answers InvokeModel in the Anthropic Messages shape of the recorded fixtures. It
 finds the corpus dialogue the prompt's transcript belongs to and returns that dialogue's ground
 truth as the summary, so the labels alerts depend on (sentiment, resolved, escalated) are known.
+Scripted answers (a given reply text, or an AWS error such as throttling) can be queued to come
+first, for the fault tests.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import re
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -312,11 +315,22 @@ class FakeBedrock:
         self.dialogues = dialogues
         self.texts = [_words(" ".join(t["text"] for t in d["turns"])) for d in dialogues]
         self.requests: list[dict[str, Any]] = []
+        # scripted answers, served before any corpus matching: [status, headers, body, times left]
+        self.script: deque[list[Any]] = deque()
+        self.lock = threading.Lock()
         self.server = _Server(self.handle)
 
     @property
     def url(self) -> str:
         return self.server.url
+
+    def reply_next(self, text: str, times: int = 1) -> None:
+        """The next `times` requests get `text` as the model's whole reply, whatever the prompt says."""
+        self.script.append([200, {"Content-Type": "application/json"}, _messages_body(text, 1000), times])
+
+    def fail_next(self, status: int, code: str, message: str, times: int = 1) -> None:
+        """The next `times` requests get an AWS error (e.g. 429 ThrottlingException)."""
+        self.script.append([*_error(status, code, message), times])
 
     def start(self) -> FakeBedrock:
         self.server.start()
@@ -339,7 +353,16 @@ class FakeBedrock:
         prompt = request["messages"][-1]["content"][0]["text"]
         transcript = prompt.split("<transcript>", 1)[-1].split("</transcript>", 1)[0]
         call_date = re.search(r"Call date: (\d{4}-\d{2}-\d{2})", prompt)
-        self.requests.append({"model": unquote(match[1]), "transcript": transcript})
+        self.requests.append(
+            {"model": unquote(match[1]), "transcript": transcript, "turns": len(request["messages"])}
+        )
+        with self.lock:
+            if self.script:
+                status, headers, payload, times = self.script[0]
+                self.script[0][3] = times - 1
+                if times <= 1:
+                    self.script.popleft()
+                return status, headers, payload
         words = _words(transcript)
         scores = [len(words & t) / max(1, len(words | t)) for t in self.texts]
         best = max(range(len(scores)), key=scores.__getitem__)
@@ -357,15 +380,20 @@ class FakeBedrock:
             "resolved": truth["resolved"],
             "escalated": truth["escalated"],
         }
-        text = json.dumps(summary)
-        answer = {
-            "id": "msg_bdrk_" + secrets.token_hex(12),
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-3-5-haiku-20241022",
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": len(prompt) // 4, "output_tokens": len(text) // 4},
-        }
-        return 200, {"Content-Type": "application/json"}, json.dumps(answer).encode()
+        answer = _messages_body(json.dumps(summary), len(prompt) // 4)
+        return 200, {"Content-Type": "application/json"}, answer
+
+
+def _messages_body(text: str, input_tokens: int) -> bytes:
+    """An InvokeModel answer in the Anthropic Messages shape, with `text` as the reply."""
+    answer = {
+        "id": "msg_bdrk_" + secrets.token_hex(12),
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-3-5-haiku-20241022",
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "output_tokens": len(text) // 4},
+    }
+    return json.dumps(answer).encode()

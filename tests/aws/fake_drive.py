@@ -13,7 +13,7 @@ with the account's private key, checks the signature against the registered publ
 issues a bearer token with the scopes asked for; API calls without a valid token get 401, writes
 with a read-only scope get 403 insufficientPermissions. Shared drives: their items need
 supportsAllDrives (else 404) and includeItemsFromAllDrives to be listed. Faults (429, 5xx, 403)
-can be queued per method.
+can be queued per method, and per file.
 """
 
 from __future__ import annotations
@@ -362,6 +362,7 @@ class Fault:
     status: int
     reason: str
     times: int
+    file_id: str | None = None  # only requests about this file (files.get, media downloads included)
 
 
 class FakeDrive:
@@ -445,8 +446,10 @@ class FakeDrive:
             del self.files[file_id]
             self.change_log.append(file_id)
 
-    def fail_next(self, method_id: str, status: int, reason: str, times: int = 1) -> None:
-        self.faults.append(Fault(method_id, status, reason, times))
+    def fail_next(
+        self, method_id: str, status: int, reason: str, times: int = 1, file_id: str | None = None
+    ) -> None:
+        self.faults.append(Fault(method_id, status, reason, times, file_id))
 
     def calls(self, method_id: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["method"] == method_id]
@@ -512,7 +515,7 @@ class FakeDrive:
             raise DriveHttpError(
                 403, "insufficientPermissions", "Request had insufficient authentication scopes."
             )
-        self._maybe_fail(route.method_id)
+        self._maybe_fail(route.method_id, params.get("fileId"))
         with self.lock:
             handler = {
                 "drive.files.get": self._files_get,
@@ -554,10 +557,10 @@ class FakeDrive:
             raise DriveHttpError(401, "authError", "Request had invalid authentication credentials.")
         return self.tokens[token]
 
-    def _maybe_fail(self, method_id: str) -> None:
+    def _maybe_fail(self, method_id: str, file_id: str | None) -> None:
         with self.lock:
             for fault in self.faults:
-                if fault.method_id in (method_id, "*"):
+                if fault.method_id in (method_id, "*") and fault.file_id in (None, file_id):
                     fault.times -= 1
                     if fault.times <= 0:
                         self.faults.remove(fault)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 import tracemalloc
 import urllib.parse
 import urllib.request
@@ -192,14 +191,6 @@ def make_source(
     fake: FakeDrive, home: Path, lake: Lake, registry: Registry, folder: str, **extra
 ) -> DriveSource:
     return DriveSource.from_settings(settings_for(fake, home, folder, **extra), lake, registry)
-
-
-@pytest.fixture
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """googleapiclient's backoff sleeps, recorded instead of slept."""
-    sleeps: list[float] = []
-    monkeypatch.setattr(time, "sleep", sleeps.append)
-    return sleeps
 
 
 def outcomes_by(outcomes) -> dict[str, list[str]]:

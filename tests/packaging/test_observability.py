@@ -60,6 +60,8 @@ def test_log_lines_when_nothing_is_configured(caplog, monkeypatch):
         ("transcription failed: job FAILED", "transcription"),
         ("summary failed: not valid against the schema", "summary"),
         ("bedrock ThrottlingException: Too many requests", "throttled"),
+        ("summarize failed: SummaryTransientError: bedrock ThrottlingException", "throttled"),
+        ("the recording is too long: it lasts 120 min; the limit is 60 min", "too_long"),
         (None, "other"),
         ("something else entirely", "other"),
     ],

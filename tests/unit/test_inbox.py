@@ -1,5 +1,4 @@
 import os
-import time
 from pathlib import Path
 
 from callcare.pipeline import Context
@@ -7,12 +6,9 @@ from callcare.sources.inbox import call_date_for, ingest_inbox
 
 
 def drop(inbox: Path, name: str, data: bytes, age_s: float = 10) -> Path:
-    inbox.mkdir(parents=True, exist_ok=True)
-    path = inbox / name
-    path.write_bytes(data)
-    old = time.time() - age_s
-    os.utime(path, (old, old))
-    return path
+    from testsupport import drop_settled
+
+    return drop_settled(inbox, name, data, age_s)
 
 
 def test_new_file_is_landed_registered_and_moved(ctx: Context) -> None:

@@ -486,15 +486,31 @@ class DriveSource:
         state = self.cursors.load(self.cursor_name)
         pending: dict[str, dict[str, Any]] = state.get("pending", {})
         seen, gone, token = self._discover(state.get("page_token"), drive_id)
+        outcomes: list[DriveOutcome] = []
+        still_pending: dict[str, dict[str, Any]] = {}
         for file_id in pending:  # not in this batch: they may have moved, changed or gone since
             if file_id not in seen and file_id not in gone:
-                current = self.client.file(file_id)
+                try:
+                    current = self.client.file(file_id)
+                except (DriveError, DriveUnavailable) as exc:  # this file's trouble, not the poll's
+                    held = pending[file_id]
+                    outcomes.append(
+                        self._retry_later(
+                            file_id,
+                            held.get("name", ""),
+                            None,
+                            int(held.get("attempts", 0)),
+                            exc,
+                            still_pending,
+                        )
+                    )
+                    continue
                 if current is None:
                     gone.add(file_id)
                 else:
                     seen[file_id] = current
 
-        outcomes = [
+        outcomes += [
             DriveOutcome(fid, "", "skipped", reason="removed from Drive, or no longer shared")
             for fid in gone
             if fid in pending
@@ -512,7 +528,6 @@ class DriveSource:
             key=lambda f: (f.id not in pending, f.created_time or datetime.min.replace(tzinfo=UTC))
         )
 
-        still_pending: dict[str, dict[str, Any]] = {}
         landed = 0
         for file in candidates:
             assert file.md5 is not None  # skip_reason guarantees it
@@ -531,28 +546,37 @@ class DriveSource:
                 outcomes.append(DriveOutcome(file.id, file.name, "skipped", call_id, str(exc)))
                 continue
             except (DriveError, DriveUnavailable, DriveContentChanged) as exc:
-                attempts += 1
-                if attempts >= self.max_attempts:
-                    log.error(
-                        "Drive file %s (%s) given up after %d polls: %s", file.id, file.name, attempts, exc
-                    )
-                    outcomes.append(DriveOutcome(file.id, file.name, "given_up", call_id, str(exc)))
-                else:
-                    log.warning("Drive file %s not landed (attempt %d): %s", file.id, attempts, exc)
-                    still_pending[file.id] = {"attempts": attempts, "error": str(exc)[:300]}
-                    outcomes.append(DriveOutcome(file.id, file.name, "deferred", call_id, str(exc)))
+                outcomes.append(self._retry_later(file.id, file.name, call_id, attempts, exc, still_pending))
                 continue
             landed += 1
             outcomes.append(DriveOutcome(file.id, file.name, "new", call_id))
         self.cursors.save(self.cursor_name, {"page_token": token, "pending": still_pending})
-        for outcome in outcomes:
+        for outcome in outcomes:  # the reason too: a skipped file is in no registry row to explain it
             log.info(
                 "Drive file %s: %s %s",
                 outcome.file_id,
                 outcome.outcome,
-                outcome.call_id or outcome.reason or "",
+                " ".join(filter(None, (outcome.call_id, outcome.reason))),
             )
         return outcomes
+
+    def _retry_later(
+        self,
+        file_id: str,
+        name: str,
+        call_id: str | None,
+        attempts: int,
+        exc: Exception,
+        still_pending: dict[str, dict[str, Any]],
+    ) -> DriveOutcome:
+        """One more failed poll for this file: pending again, or given up after max_attempts."""
+        attempts += 1
+        if attempts >= self.max_attempts:
+            log.error("Drive file %s (%s) given up after %d polls: %s", file_id, name, attempts, exc)
+            return DriveOutcome(file_id, name, "given_up", call_id, str(exc))
+        log.warning("Drive file %s not landed (attempt %d): %s", file_id, attempts, exc)
+        still_pending[file_id] = {"attempts": attempts, "error": str(exc)[:300], "name": name}
+        return DriveOutcome(file_id, name, "deferred", call_id, str(exc))
 
     def _discover(
         self, page_token: str | None, drive_id: str | None

@@ -71,6 +71,14 @@ def _move(path: Path, folder: Path) -> Path:
     return target
 
 
+def size_cap_reason(size: int, max_bytes: int) -> str:
+    """In bytes as well as MiB: rounded MiB alone can read "8 MiB; the limit is 8 MiB"."""
+    return (
+        f"the file is over the size cap: {size:,} bytes ({size / 2**20:.1f} MiB); "
+        f"the limit is {max_bytes:,} bytes ({max_bytes / 2**20:.1f} MiB)"
+    )
+
+
 def _reject(path: Path, inbox: Path, reason: str) -> IngestOutcome:
     moved = _move(path, inbox / REJECTED)
     moved.with_name(moved.name + ".reason.txt").write_text(reason + "\n")
@@ -87,9 +95,7 @@ def ingest_file(
     if size == 0:
         return _reject(path, inbox, "the file is empty")
     if max_bytes is not None and size > max_bytes:
-        return _reject(
-            path, inbox, f"the file is {size / 2**20:.0f} MiB; the limit is {max_bytes / 2**20:.0f} MiB"
-        )
+        return _reject(path, inbox, size_cap_reason(size, max_bytes))
     sha = sha256_of_file(path)
     call_id = call_id_from_content(sha)
     call_date = call_date_for(path)
