@@ -77,7 +77,8 @@ def main() -> None:
             for f in sorted(staging.iterdir()):
                 f.rename(home / "inbox" / f.name)
             print(
-                f"dropped {len(files)} recordings ({args.backends} backends) at {time.strftime('%H:%M:%S')}"
+                f"dropped {len(files)} recordings ({args.backends} backends) at {time.strftime('%H:%M:%S')}",
+                flush=True,
             )
             wait_all_terminal(registry, len(files), timeout_s=args.timeout)
             drained = time.monotonic() - dropped

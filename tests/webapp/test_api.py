@@ -203,3 +203,23 @@ def test_openapi_is_served(app: Any, token_for: Any) -> None:
     }
     assert {f"/api/v1/{p}" for p in expected} <= set(paths)
     assert {"401", "403", "404"} <= set(paths["/api/v1/calls/{call_id}"]["get"]["responses"])
+
+
+def test_a_search_counts_up_to_the_cap_and_says_so(
+    app: Any, world: World, token_for: Any, monkeypatch: Any
+) -> None:
+    from callcare_web import calls
+
+    client = app.test_client()
+    token = token_for("sam")
+    everything = client.get("/api/v1/calls/?status=COMPLETED", headers=auth(token)).get_json()
+    assert everything["count_is_lower_bound"] is False
+    completed = everything["count"]
+    monkeypatch.setattr(calls, "SEARCH_COUNT_CAP", 2)
+    # every completed call's transcript has the agent's turns: a common word matches them all
+    capped = client.get("/api/v1/calls/?q=the&page_size=100", headers=auth(token)).get_json()
+    assert completed > 2
+    assert (capped["count"], capped["count_is_lower_bound"]) == (2, True)
+    assert len(capped["result"]) > 2  # the cap bounds the count, not the results
+    listed = client.get("/api/v1/calls/?page_size=100", headers=auth(token)).get_json()
+    assert listed["count_is_lower_bound"] is False and listed["count"] >= completed

@@ -21,7 +21,7 @@ from flask_appbuilder.security.decorators import protect
 
 from callcare_web import audit, calls, media
 from callcare_web.models import utcnow
-from callcare_web.search_index import index_pending
+from callcare_web.search_index import catch_up
 from callcare_web.security import CALLS, CALLS_API
 
 PUBLIC_FIELDS = (
@@ -126,6 +126,7 @@ class CallsApi(BaseApi):
                     type: object
                     properties:
                       count: {type: integer}
+                      count_is_lower_bound: {type: boolean, description: "a search counts at most 1,000 matches"}
                       page: {type: integer}
                       page_size: {type: integer}
                       result: {type: array, items: {type: object}}
@@ -139,13 +140,14 @@ class CallsApi(BaseApi):
         if filters.errors:
             return self.response_400(message="; ".join(filters.errors))
         if filters.q:
-            index_pending(_engine(), settings.core.lake_uri)
+            catch_up(_engine(), settings.core.lake_uri)
         with _engine().connect() as conn:
             page = calls.list_calls(conn, _viewer(), filters)
         audit.record("list", via="api", count=len(page.rows))
         return self.response(
             200,
             count=page.total,
+            count_is_lower_bound=page.total_is_lower_bound,
             page=page.page,
             page_size=page.page_size,
             result=[serialize(r) for r in page.rows],

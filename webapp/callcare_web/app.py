@@ -33,9 +33,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def flask_config(web: WebSettings) -> dict[str, Any]:
     registry_url = web.core.registry_url
-    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    # Every gunicorn thread may hold two connections at once (FAB's session, which loaded the user,
+    # and the view's own); SQLAlchemy's default pool (5 + 10 overflow) made slow requests under load
+    # wait 30 s and fail with a 500 (bench/web.py: 50 clients over 100k calls).
+    pool: dict[str, Any] = {"pool_size": web.threads, "max_overflow": web.threads}
+    engine_options: dict[str, Any] = {"pool_pre_ping": True, **pool}
     if registry_url.startswith("sqlite"):
         engine_options = {"connect_args": {"timeout": 30}}
+        if ":memory:" not in registry_url and registry_url.rstrip("/") != "sqlite:":
+            engine_options.update(pool)
     config: dict[str, Any] = {
         "CALLCARE_WEB": web,
         "SECRET_KEY": web.secret_key,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -33,6 +35,8 @@ STATUSES = tuple(s.value for s in CallStatus)
 SENTIMENTS = ("Positive", "Neutral", "Negative")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_TERMS = 8
+SEARCH_COUNT_CAP = 1000
+FACETS_TTL_S = 60.0
 
 assignee_user = users.alias("assignee_user")
 SORTS: dict[str, Any] = {
@@ -162,18 +166,19 @@ class Page:
     page: int
     page_size: int
 
+    total_is_lower_bound: bool = False  # a search counts up to SEARCH_COUNT_CAP matches
+
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.page_size))
 
 
-def _base(viewer: Viewer) -> sa.Select:
-    query = (
-        sa.select(*LIST_COLUMNS)
-        .select_from(calls)
-        .outerjoin(assignments, assignments.c.call_id == calls.c.call_id)
-        .outerjoin(assignee_user, assignee_user.c.id == assignments.c.user_id)
-    )
+def _base(viewer: Viewer, *columns: Any) -> sa.Select:
+    """The calls the viewer may see; with `columns`, only those (a count needs no user names)."""
+    query = sa.select(*(columns or LIST_COLUMNS)).select_from(calls)
+    query = query.outerjoin(assignments, assignments.c.call_id == calls.c.call_id)
+    if not columns:
+        query = query.outerjoin(assignee_user, assignee_user.c.id == assignments.c.user_id)
     if not viewer.can_all:
         query = query.where(assignments.c.user_id == viewer.user_id)
     return query
@@ -198,8 +203,8 @@ def _search_clause(q: str) -> Any:
     return sa.and_(*clauses)
 
 
-def filtered(viewer: Viewer, f: Filters) -> sa.Select:
-    query = _base(viewer)
+def filtered(viewer: Viewer, f: Filters, *columns: Any) -> sa.Select:
+    query = _base(viewer, *columns)
     if f.status:
         query = query.where(calls.c.status == f.status)
     if f.date_from:
@@ -224,17 +229,22 @@ def filtered(viewer: Viewer, f: Filters) -> sa.Select:
 
 
 def list_calls(conn: Connection, viewer: Viewer, f: Filters) -> Page:
-    query = filtered(viewer, f)
-    total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    counted = filtered(viewer, f, calls.c.call_id)
+    if f.q:  # a text search scans every transcript to count: stop once the count is past the cap
+        counted = counted.limit(SEARCH_COUNT_CAP + 1)
+    total = conn.execute(sa.select(sa.func.count()).select_from(counted.subquery())).scalar_one()
     column = SORTS[f.sort]
-    order = column.asc() if f.direction == "asc" else column.desc()
-    # NULLs last whichever way, then a stable tiebreaker
+    ascending = f.direction == "asc"
+    tiebreak = calls.c.call_id.asc() if ascending else calls.c.call_id.desc()
+    order = [column.asc() if ascending else column.desc(), tiebreak]
+    if column.nullable:  # NULLs last whichever way (a NOT NULL column keeps its index usable)
+        order.insert(0, column.is_(None))
     rows = conn.execute(
-        query.order_by(column.is_(None), order, calls.c.call_id)
-        .limit(f.page_size)
-        .offset((f.page - 1) * f.page_size)
+        filtered(viewer, f).order_by(*order).limit(f.page_size).offset((f.page - 1) * f.page_size)
     ).mappings()
-    return Page([dict(r) for r in rows], total, f.page, f.page_size)
+    page = Page([dict(r) for r in rows], min(total, SEARCH_COUNT_CAP) if f.q else total, f.page, f.page_size)
+    page.total_is_lower_bound = bool(f.q) and total > SEARCH_COUNT_CAP
+    return page
 
 
 def get_call(conn: Connection, viewer: Viewer, call_id: str) -> dict[str, Any]:
@@ -291,9 +301,29 @@ def status_history(conn: Connection, call_id: str) -> list[dict[str, Any]]:
     return history
 
 
+_facets_cache: dict[tuple[str, Viewer], tuple[float, dict[str, list[str]]]] = {}
+_facets_lock = threading.Lock()
+
+
 def facets(conn: Connection, viewer: Viewer) -> dict[str, list[str]]:
-    """Values for the filter drop-downs, from the calls the viewer may see."""
-    base = _base(viewer).subquery()
+    """Values for the filter drop-downs, from the calls the viewer may see.
+
+    Two DISTINCT scans over every visible call cost more than the page itself at 100k calls, and a
+    new category or agent can wait a minute to appear in a drop-down: kept per viewer for a minute.
+    """
+    now, key = time.monotonic(), (str(conn.engine.url), viewer)
+    with _facets_lock:
+        cached = _facets_cache.get(key)
+    if cached and now - cached[0] < FACETS_TTL_S:
+        return cached[1]
+    values = _facets(conn, viewer)
+    with _facets_lock:
+        _facets_cache[key] = (now, values)
+    return values
+
+
+def _facets(conn: Connection, viewer: Viewer) -> dict[str, list[str]]:
+    base = _base(viewer, calls.c.category, calls.c.agent_id).subquery()
     out: dict[str, list[str]] = {}
     for name in ("category", "agent_id"):
         col = base.c[name]

@@ -8,6 +8,8 @@ a search indexes whatever is still pending first, so results never lag behind th
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,6 +59,31 @@ def pending(engine: Engine, limit: int = 200) -> list[Any]:
     )
     with engine.connect() as conn:
         return list(conn.execute(query))
+
+
+_catch_up_lock = threading.Lock()
+_last_catch_up: dict[str, float] = {}
+CATCH_UP_INTERVAL_S = 5.0
+
+
+def catch_up(engine: Engine, lake_uri: str) -> int:
+    """What a search runs first: index what is pending, at most every few seconds per process.
+
+    Finding pending calls compares every completed call with its index row; run on every search by
+    every client at once, that scan cost more than the search. One thread does it while the others
+    search what is indexed (the live feed's poller indexes new calls as they complete anyway).
+    """
+    key = str(engine.url)
+    if not _catch_up_lock.acquire(blocking=False):
+        return 0
+    try:
+        if time.monotonic() - _last_catch_up.get(key, float("-inf")) < CATCH_UP_INTERVAL_S:
+            return 0
+        done = index_pending(engine, lake_uri)
+        _last_catch_up[key] = time.monotonic()
+        return done
+    finally:
+        _catch_up_lock.release()
 
 
 def index_pending(engine: Engine, lake_uri: str, limit: int = 200) -> int:

@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from callcare_web import audit, calls, dashboard, media
 from callcare_web.models import AuditEntry, utcnow
-from callcare_web.search_index import index_pending
+from callcare_web.search_index import catch_up
 from callcare_web.security import CALLS, CALLS_MENU, DASHBOARD, DASHBOARD_MENU
 
 BADGES = {
@@ -88,7 +88,7 @@ class CallsView(BaseView):
         filters = calls.Filters.parse(request.args, page_size=settings.page_size)
         who = viewer()
         if filters.q:
-            index_pending(engine(), settings.core.lake_uri)
+            catch_up(engine(), settings.core.lake_uri)
         with engine().connect() as conn:
             page = calls.list_calls(conn, who, filters)
             facets = calls.facets(conn, who)
