@@ -28,7 +28,7 @@ from callcare.samples import write_load_test_recording
 from callcare.status import TERMINAL, CallStatus
 
 CALLS = 50
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]  # 4.5 min idle, 13 min on a loaded 2-core machine
 
 CRASH_ENV = {
     "CALLCARE_STT_ENGINE": "instant",
