@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from webstack import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
     PASSWORDS,
     Documents,
     WebServer,
@@ -44,16 +46,6 @@ from webstack import (
     seed_calls,
     web_env,
 )
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # Runs before the page's scripts: every socket the page opens gets a listener of ours first, so the
 # time is taken as the message is dispatched to the page, before the page handles it.

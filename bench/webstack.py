@@ -37,7 +37,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "webapp"))  # the tests' corpus → transcript helpers
 
-from webapp_seed import dialogues, metrics_for, timed_turns  # noqa: E402
+from webapp_seed import dialogues, metrics_for, timed_turns, truth_summary  # noqa: E402
+from webapp_support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402,F401  (the browser tests' launch settings)
 
 CALLCARE_WEB = REPO / ".venv-webapp" / "bin" / "callcare-web"
 PASSWORDS = {"admin": "Bench-admin-2026!", "sup": "Bench-supervisor-2026!"}
@@ -120,7 +121,6 @@ class Documents:
                 },
                 "metrics": metrics,
             }
-            truth = d["truth"]
             summary = {
                 "backend": "bedrock",
                 "model_id": MODEL,
@@ -128,21 +128,7 @@ class Documents:
                 "input_tokens": 1800,
                 "output_tokens": 260,
                 "cost_usd": 0.0025,
-                "summary": {
-                    "call_date": "@CALL_DATE@",
-                    "issue_sentence": truth["issue_sentence"],
-                    "key_details": truth.get("key_details", []),
-                    "action_items": truth.get("action_items", []),
-                    "next_steps": truth.get("next_steps", []),
-                    "sentiment": truth["sentiment"],
-                    "customer_sentiment": truth["sentiment"],
-                    "agent_sentiment": "Positive",
-                    "agent_id": "@AGENT_ID@",
-                    "customer_id": "@CUSTOMER_ID@",
-                    "category": d["category"],
-                    "resolved": truth.get("resolved", False),
-                    "escalated": truth.get("escalated", False),
-                },
+                "summary": truth_summary(d, "@CALL_DATE@", "@AGENT_ID@", "@CUSTOMER_ID@"),
             }
             self._templates.append(
                 (

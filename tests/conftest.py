@@ -62,6 +62,20 @@ def ctx(callcare_home: Path):
     return context
 
 
+@pytest.fixture
+def instant_ctx(callcare_home: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh home with the instant engine and backend: the pipeline minus recognition."""
+    from callcare.config import reset_settings
+    from callcare.pipeline import Context
+
+    monkeypatch.setenv("CALLCARE_STT_ENGINE", "instant")
+    monkeypatch.setenv("CALLCARE_SUMMARY_BACKEND", "instant")
+    reset_settings()
+    context = Context.create()
+    context.registry.create_schema()
+    return context
+
+
 @pytest.fixture(scope="session")
 def corpus_audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Corpus calls rendered once per session (flite + sox) into a temporary folder."""

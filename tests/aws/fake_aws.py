@@ -173,6 +173,15 @@ class FakeTranscribe:
         self.server.start()
         return self
 
+    def airflow_connection(self, moto_endpoint: str) -> str:
+        """An Airflow aws connection (JSON) with S3 and the rest on moto, Transcribe on this fake."""
+        extra = {
+            "endpoint_url": moto_endpoint,
+            "region_name": self.region,
+            "service_config": {"transcribe": {"endpoint_url": self.url}},
+        }
+        return json.dumps({"conn_type": "aws", "extra": extra})
+
     def stop(self) -> None:
         self.server.stop()
 

@@ -242,15 +242,7 @@ def test_transcribe_operator_then_our_transcript(ctx, fake_transcribe, monkeypat
     fake_transcribe.recordings[__import__("hashlib").sha256(audio).hexdigest()] = REF
     call_id = register(ctx, audio, "c-tx")
     prepared = prepare_transcription(call_id, ctx)
-    conn = {
-        "conn_type": "aws",
-        "extra": {
-            "endpoint_url": moto_server,
-            "region_name": REGION,
-            "service_config": {"transcribe": {"endpoint_url": fake_transcribe.url}},
-        },
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_TEST", json.dumps(conn))
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_TEST", fake_transcribe.airflow_connection(moto_server))
     op = CallTranscribeOperator(
         task_id="transcribe",
         aws_conn_id="aws_test",

@@ -549,16 +549,8 @@ def aws(
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     transcribe = FakeTranscribe(s3, REGION).start()
     folder = fake_drive.add_folder("recordings")
-    connection = {
-        "conn_type": "aws",
-        "extra": {
-            "endpoint_url": moto_server,
-            "region_name": REGION,
-            "service_config": {"transcribe": {"endpoint_url": transcribe.url}},
-        },
-    }
     env = {
-        "AIRFLOW_CONN_AWS_FAULTS": json.dumps(connection),
+        "AIRFLOW_CONN_AWS_FAULTS": transcribe.airflow_connection(moto_server),
         "AIRFLOW_VAR_CALLCARE_SETTINGS": "{}",
         "CALLCARE_PROFILE": "aws",
         "CALLCARE_LAKE_URI": f"s3://{bucket}/prod",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 from callcare import airflow_tasks, cli, pipeline
@@ -13,18 +11,6 @@ from callcare.pipeline import CallFailed, Context
 from callcare.registry import call_events, calls
 from callcare.samples import write_load_test_recording
 from callcare.status import CallStatus
-
-
-@pytest.fixture
-def instant_ctx(callcare_home: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
-    from callcare.config import reset_settings
-
-    monkeypatch.setenv("CALLCARE_STT_ENGINE", "instant")
-    monkeypatch.setenv("CALLCARE_SUMMARY_BACKEND", "instant")
-    reset_settings()
-    ctx = Context.create()
-    ctx.registry.create_schema()
-    return ctx
 
 
 def land(ctx: Context, name: str, content: bytes | None = None, seed: int = 0) -> str:

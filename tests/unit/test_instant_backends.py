@@ -1,24 +1,11 @@
 """The instant engine and backend: the whole pipeline, minus recognition and summarizing."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from callcare import pipeline
-from callcare.config import reset_settings
 from callcare.pipeline import CallFailed, Context
 from callcare.sources.inbox import ingest_inbox
 from callcare.summarization.schema import validate_summary
-
-
-@pytest.fixture
-def instant_ctx(callcare_home: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
-    monkeypatch.setenv("CALLCARE_STT_ENGINE", "instant")
-    monkeypatch.setenv("CALLCARE_SUMMARY_BACKEND", "instant")
-    reset_settings()
-    ctx = Context.create()
-    ctx.registry.create_schema()
-    return ctx
 
 
 def drop_wav(ctx: Context, name: str, samples: np.ndarray) -> str:

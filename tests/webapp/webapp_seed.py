@@ -170,21 +170,7 @@ def complete_call(registry: Registry, lake: Lake, call: SeededCall, fail: str | 
     )
     registry.transition(call.call_id, CallStatus.SUMMARIZING)
     truth = call.dialogue["truth"]
-    summary = {
-        "call_date": call.call_date,
-        "issue_sentence": truth["issue_sentence"],
-        "key_details": truth.get("key_details", []),
-        "action_items": truth.get("action_items", []),
-        "next_steps": truth.get("next_steps", []),
-        "sentiment": truth["sentiment"],
-        "customer_sentiment": truth["sentiment"],
-        "agent_sentiment": "Positive",
-        "agent_id": truth.get("agent_id"),
-        "customer_id": truth.get("customer_id"),
-        "category": call.dialogue["category"],
-        "resolved": truth.get("resolved", False),
-        "escalated": truth.get("escalated", False),
-    }
+    summary = truth_summary(call.dialogue, call.call_date, truth.get("agent_id"), truth.get("customer_id"))
     stored = {
         "backend": "offline",
         "model_id": "callcare-offline-analyzer",
@@ -235,3 +221,25 @@ def seed(home: Path, count: int = 12, today: dt.date | None = None) -> list[Seed
         seeded.append(call)
     registry.engine.dispose()
     return seeded
+
+
+def truth_summary(
+    dialogue: dict[str, Any], call_date: str, agent_id: str | None, customer_id: str | None
+) -> dict[str, Any]:
+    """The summary a perfect model would write for a corpus dialogue, from its ground truth."""
+    truth = dialogue["truth"]
+    return {
+        "call_date": call_date,
+        "issue_sentence": truth["issue_sentence"],
+        "key_details": truth.get("key_details", []),
+        "action_items": truth.get("action_items", []),
+        "next_steps": truth.get("next_steps", []),
+        "sentiment": truth["sentiment"],
+        "customer_sentiment": truth["sentiment"],
+        "agent_sentiment": "Positive",
+        "agent_id": agent_id,
+        "customer_id": customer_id,
+        "category": dialogue["category"],
+        "resolved": truth.get("resolved", False),
+        "escalated": truth.get("escalated", False),
+    }

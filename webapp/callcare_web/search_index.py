@@ -2,7 +2,8 @@
 
 A call is (re)indexed when its summary or transcript URI differs from what its row was built from, so
 a re-summarized call is searched by its new summary. The live feed's poller keeps the index current;
-a search indexes whatever is still pending first, so results never lag behind the list.
+a search first catches up on what is pending (at most every few seconds per process, see catch_up),
+so results lag the list by seconds at most.
 """
 
 from __future__ import annotations
