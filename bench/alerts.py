@@ -78,7 +78,7 @@ def prepare(env: dict[str, str], count: int, seed: int) -> list[str]:
     their transcript and summary documents in the lake (the poller indexes them for search when
     they complete, as it does in production)."""
     from callcare.config import Settings
-    from callcare.registry import NewCall, Registry
+    from callcare.core.registry import NewCall, Registry
     from callcare.status import CallStatus
 
     settings = Settings.from_mapping(env)
@@ -205,7 +205,7 @@ def main() -> int:
     if not CHROMIUM.exists():
         raise SystemExit(f"{CHROMIUM} is missing: run ./webapp/install_browser.sh (as root)")
     from callcare.config import Settings
-    from callcare.registry import Registry
+    from callcare.core.registry import Registry
     from playwright.sync_api import sync_playwright
 
     started = dt.datetime.now().astimezone()

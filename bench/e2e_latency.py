@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from callcare.audio import decode_audio
+from callcare.transcription.audio import decode_audio
 from callcare.config import Settings
 from callcare.summarization.base import get_backend
 from callcare.transcription.engines import get_engine

@@ -4,7 +4,7 @@
                                    [--seed 7]
 
 Writes `tables/<name>/call_date=YYYY-MM-DD/*.parquet` under OUT_LAKE_DIR with the pipeline's own
-schemas (callcare.tables), so dbt reads it exactly as it reads pipeline output:
+schemas (callcare.core.tables), so dbt reads it exactly as it reads pipeline output:
 
 * --layout per-call (what the pipeline writes): one file per call and table, `{call_id}.parquet`.
   Realistic, and slow to read: this is the small-files cost the benchmark measures.
@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from callcare.tables import (
+from callcare.core.tables import (
     CALLS_SCHEMA,
     METRICS_SCHEMA,
     STATUS_EVENTS_SCHEMA,

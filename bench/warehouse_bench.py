@@ -5,7 +5,7 @@
 
 Generates the lake with bench/generate_calls.py (or reuses --lake when it already has tables),
 runs `dbt build` (seeds, models, data tests, unit tests) into a fresh DuckDB file through dbt's own
-virtualenv exactly as the warehouse DAG does (callcare.warehouse), and prints:
+virtualenv exactly as the warehouse DAG does (callcare.warehouse.dbt), and prints:
 
 * the wall time of the build, and the slowest nodes from dbt's run_results.json;
 * for a set of analyst queries on the marts (the charts the web app and QuickSight draw), the
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(REPO / "plugins"))
     sys.path.insert(0, str(REPO / "bench"))
-    from callcare import warehouse
+    from callcare.warehouse import dbt as warehouse
     from callcare.config import Settings
     from generate_calls import generate, write
 

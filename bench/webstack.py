@@ -211,7 +211,7 @@ def seed_calls(
     """
     import sqlalchemy as sa
     from callcare.config import Settings
-    from callcare.registry import call_events, calls, make_engine
+    from callcare.core.registry import call_events, calls, make_engine
     from callcare_web.calls import assignments, search_docs
     from callcare_web.search_index import summary_text, transcript_text
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Param, dag, task
 from callcare import airflow_tasks as steps
 from callcare.config import get_settings
-from callcare.warehouse import summaries_asset
+from callcare.warehouse.dbt import summaries_asset
 
 SETTINGS = get_settings()  # the profile decides the shape; it comes from the environment
 
@@ -62,7 +62,7 @@ def callcare_process_call() -> None:
         publish(summarize(transcribe()))
         return
 
-    from callcare.aws_steps import CallTranscribeOperator
+    from callcare.steps.amazon_transcribe import CallTranscribeOperator
 
     prepared = prepare_transcription()
     poll_s = max(1, SETTINGS.transcribe_poll_interval_s)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, task
-from callcare import resummarize as rs
+from callcare.steps import resummarize as rs
 from callcare.pools import BEDROCK_POOL
 from callcare.summarization.base import BACKENDS
 

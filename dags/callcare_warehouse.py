@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
-from callcare import warehouse
+from callcare.warehouse import dbt as warehouse
 from callcare.config import get_settings
 from cosmos import DbtTaskGroup
 

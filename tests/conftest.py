@@ -21,7 +21,7 @@ CORPUS = SHARED / "corpus"
 FIXTURES = SHARED / "fixtures"
 sys.path.insert(0, str(REPO / "plugins"))
 
-from callcare.local_stack import airflow_env, initialize  # noqa: E402
+from callcare.dev.local_stack import airflow_env, initialize  # noqa: E402
 from testsupport import dialogues, free_port  # noqa: E402,F401  (re-exported for fixtures)
 
 SESSION_HOME = Path(tempfile.mkdtemp(prefix="callcare-tests-"))
@@ -55,7 +55,7 @@ def callcare_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
 @pytest.fixture
 def ctx(callcare_home: Path):
-    from callcare.pipeline import Context
+    from callcare.steps.process import Context
 
     context = Context.create()
     context.registry.create_schema()
@@ -66,7 +66,7 @@ def ctx(callcare_home: Path):
 def instant_ctx(callcare_home: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh home with the instant engine and backend: the pipeline minus recognition."""
     from callcare.config import reset_settings
-    from callcare.pipeline import Context
+    from callcare.steps.process import Context
 
     monkeypatch.setenv("CALLCARE_STT_ENGINE", "instant")
     monkeypatch.setenv("CALLCARE_SUMMARY_BACKEND", "instant")

@@ -28,7 +28,7 @@ def dialogues() -> list[dict]:
 
 def process_runs(env: dict[str, str]) -> list[dict]:
     """The processing DAG's runs, as the Airflow CLI of a running stack lists them."""
-    from callcare.local_stack import dag_runs
+    from callcare.dev.local_stack import dag_runs
 
     return dag_runs(env, "callcare_process_call")
 

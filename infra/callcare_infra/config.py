@@ -89,7 +89,7 @@ class DeployConfig:
 
     @property
     def glue_database(self) -> str:
-        """The lake's tables (callcare.glue_tables); dbt reads them as the source `lake`."""
+        """The lake's tables (callcare.warehouse.glue_tables); dbt reads them as the source `lake`."""
         return f"{self.project}_{self.env_name}"
 
     @property

@@ -1,7 +1,7 @@
-"""The lake's Glue tables, as callcare.glue_tables generates them from the pyarrow schemas of
+"""The lake's Glue tables, as callcare.warehouse.glue_tables generates them from the pyarrow schemas of
 plugins/callcare/tables.py (the single source of truth).
 
-callcare.glue_tables writes `dbt/glue/lake_tables.json` (Glue TableInputs with partition projection on
+callcare.warehouse.glue_tables writes `dbt/glue/lake_tables.json` (Glue TableInputs with partition projection on
 call_date, the lake location as the placeholder `{{lake_uri}}`) and its tests fail when that file
 drifts from the schemas. Infra reads the committed file, so synth needs neither pyarrow nor the
 Airflow environment, and fills in the lake bucket.
@@ -17,7 +17,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 GLUE_JSON = REPO / "dbt" / "glue" / "lake_tables.json"
-LAKE_URI_PLACEHOLDER = "{{lake_uri}}"  # callcare.glue_tables.LAKE_URI_PLACEHOLDER
+LAKE_URI_PLACEHOLDER = "{{lake_uri}}"  # callcare.warehouse.glue_tables.LAKE_URI_PLACEHOLDER
 PARTITION_KEY = "call_date"
 
 

@@ -130,7 +130,7 @@ class Settings:
     dbt_target: str | None = None
     # the local DuckDB file the marts are built into
     warehouse_path: Path | None = None
-    # Glue database of the lake's Parquet tables (callcare.glue_tables), and the one dbt builds into
+    # Glue database of the lake's Parquet tables (callcare.warehouse.glue_tables), and the one dbt builds into
     glue_database: str = "callcare_lake"
     athena_database: str = "callcare_analytics"
     athena_work_group: str = "primary"
@@ -194,7 +194,7 @@ class Settings:
         """
         import json
 
-        from callcare.airflow_settings import registry_url_from_connection, settings_variable
+        from callcare.dag_tasks.settings import registry_url_from_connection, settings_variable
 
         values = dict(os.environ if env is None else env)
         overrides = settings_variable()

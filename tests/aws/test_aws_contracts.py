@@ -18,12 +18,12 @@ from pathlib import Path
 import boto3
 import pyarrow as pa
 import pytest
-from callcare.alerts import Alert, Facts, SnsPublisher, build_alert, publish_pending, severity
+from callcare.steps.alerts import Alert, Facts, SnsPublisher, build_alert, publish_pending, severity
 from callcare.config import Settings
-from callcare.lake import Lake
-from callcare.lake_s3 import presigned_audio_url
-from callcare.pipeline import CallFailed, Context
-from callcare.registry import NewCall, Registry
+from callcare.core.lake import Lake
+from callcare.core.lake_s3 import presigned_audio_url
+from callcare.steps.process import CallFailed, Context
+from callcare.core.registry import NewCall, Registry
 from callcare.status import CallStatus
 
 from aws.conftest import REGION
@@ -177,7 +177,7 @@ def register(ctx: Context, audio: bytes, call_id: str = "c-aws1") -> str:
 
 
 def test_prepare_reads_the_header_from_s3_and_refuses_what_cannot_be_decoded(ctx):
-    from callcare.aws_steps import prepare_transcription
+    from callcare.steps.amazon_transcribe import prepare_transcription
 
     call_id = register(ctx, tone_wav(1.5, channels=2))
     prepared = prepare_transcription(call_id, ctx)
@@ -236,7 +236,7 @@ def fake_transcribe(moto_server):
 
 def test_transcribe_operator_then_our_transcript(ctx, fake_transcribe, monkeypatch, moto_server):
     """prepare → the real operator against the fake Transcribe → finish: roles by channel."""
-    from callcare.aws_steps import CallTranscribeOperator, finish_transcription, prepare_transcription
+    from callcare.steps.amazon_transcribe import CallTranscribeOperator, finish_transcription, prepare_transcription
 
     audio = tone_wav(1.0, channels=2)
     fake_transcribe.recordings[__import__("hashlib").sha256(audio).hexdigest()] = REF
@@ -276,7 +276,7 @@ def test_transcribe_operator_then_our_transcript(ctx, fake_transcribe, monkeypat
 
 
 def test_mono_output_gets_roles_from_what_is_said(ctx):
-    from callcare.aws_steps import finish_transcription
+    from callcare.steps.amazon_transcribe import finish_transcription
 
     call_id = register(ctx, tone_wav(0.5), "c-mono")
     key = f"transcripts/2026-09-10/{call_id}-transcribe-raw.json"
@@ -514,7 +514,7 @@ def test_an_rds_generated_registry_secret_needs_dbname_mapped(moto_server):
     """The registry secret RDS generates ({"username", "password", "engine", "host", "port",
     "dbname", ...}): the backend maps `dbname` to the database only when told to."""
     from airflow.providers.amazon.aws.secrets.secrets_manager import SecretsManagerBackend
-    from callcare.airflow_settings import registry_url_for
+    from callcare.dag_tasks.settings import registry_url_for
     from sqlalchemy.engine import make_url
 
     generated = {

@@ -27,9 +27,9 @@ import boto3
 import psycopg2
 import pytest
 from callcare.config import Settings
-from callcare.lake import Lake
-from callcare.local_stack import AirflowStack
-from callcare.registry import Registry
+from callcare.core.lake import Lake
+from callcare.dev.local_stack import AirflowStack
+from callcare.core.registry import Registry
 from callcare.status import TERMINAL
 
 from aws.conftest import REGION

@@ -20,8 +20,8 @@ from urllib.error import HTTPError
 import pytest
 from callcare.config import Settings
 from callcare.ids import call_id_from_source
-from callcare.lake import Lake
-from callcare.registry import Registry
+from callcare.core.lake import Lake
+from callcare.core.registry import Registry
 from callcare.sources.cursor import CursorStore
 from callcare.sources.gdrive import (
     DriveAccessError,

@@ -24,7 +24,7 @@ from callcare.summarization.base import SummaryFailed, SummaryTransientError, ge
 from callcare.summarization.bedrock import BedrockBackend, parse_response_body
 from callcare.summarization.llm_common import Backoff, Conversation
 from callcare.summarization.openai_compat import OpenAICompatBackend
-from callcare.transcription.model import Transcript, Turn
+from callcare.core.transcript import Transcript, Turn
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "bedrock"
 HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"

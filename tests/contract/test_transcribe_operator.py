@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.stub import Stubber
 from callcare.config import Settings
 from callcare.operators.transcribe import TranscribeCallOperator, TranscriptionJobCompletedTrigger
-from callcare.transcription.transcribe_hook import (
+from callcare.hooks.transcribe import (
     TranscribeHook,
     TranscriptionJobConflict,
     TranscriptionJobFailed,

@@ -9,16 +9,16 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from callcare import pipeline
+from callcare.steps import process as pipeline
 from callcare.lake_paths import raw_audio_key, summary_key, table_key, transcript_key
-from callcare.pipeline import Context
+from callcare.steps.process import Context
 from callcare.pools import BEDROCK_POOL
-from callcare.registry import NewCall
-from callcare.resummarize import COUNTS_XCOM_KEY, DAG_ID, FAILURE_XCOM_KEY, RESUMMARIZE_TASK_ID
+from callcare.core.registry import NewCall
+from callcare.steps.resummarize import COUNTS_XCOM_KEY, DAG_ID, FAILURE_XCOM_KEY, RESUMMARIZE_TASK_ID
 from callcare.status import CallStatus
 from callcare.summarization import schema
 from callcare.transcription.metrics import compute_metrics
-from callcare.transcription.model import Transcript, Turn
+from callcare.core.transcript import Transcript, Turn
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-09-14"

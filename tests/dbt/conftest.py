@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from callcare import pipeline, warehouse
+from callcare.steps import process as pipeline
+from callcare.warehouse import dbt as warehouse
 from callcare.config import Settings
-from callcare.pipeline import CallFailed, Context
+from callcare.steps.process import CallFailed, Context
 from callcare.sources.inbox import ingest_inbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +86,7 @@ def home_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
 def run_sql(home: Path, query: str, **env: str) -> list[dict]:
     """`callcare sql --format json` in a subprocess, as an analyst runs it."""
     result = subprocess.run(
-        [sys.executable, "-m", "callcare.cli", "sql", query, "--format", "json", "--max-rows", "10000"],
+        [sys.executable, "-m", "callcare.dev.cli", "sql", query, "--format", "json", "--max-rows", "10000"],
         env={**os.environ, "CALLCARE_HOME": str(home), **env},
         capture_output=True,
         text=True,

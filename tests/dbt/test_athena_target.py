@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from callcare import warehouse
+from callcare.warehouse import dbt as warehouse
 from callcare.config import Settings
 
 # DuckDB spellings that Athena (Trino) rejects or reads differently; each has a dispatched macro

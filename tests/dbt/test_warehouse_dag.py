@@ -23,7 +23,7 @@ def test_the_warehouse_dag_runs_dbt_build_through_cosmos(
     airflow_db, pipeline_home: Path, home_env, sql, tmp_path: Path
 ) -> None:
     from airflow.sdk import AssetOrTimeSchedule
-    from callcare import warehouse
+    from callcare.warehouse import dbt as warehouse
 
     marts = tmp_path / "dag.duckdb"
     home_env(pipeline_home, warehouse_quiet_s="0", warehouse_path=str(marts))

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from callcare.consistency import check
-from callcare.lake import Lake
-from callcare.local_stack import AirflowStack
-from callcare.registry import Registry
-from callcare.samples import write_load_test_recording
+from callcare.dev.consistency import check
+from callcare.core.lake import Lake
+from callcare.dev.local_stack import AirflowStack
+from callcare.core.registry import Registry
+from callcare.dev.samples import write_load_test_recording
 from callcare.status import TERMINAL, CallStatus
 
 CALLS = 50

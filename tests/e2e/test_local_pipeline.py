@@ -11,9 +11,9 @@ from pathlib import Path
 import jsonschema
 import pyarrow.parquet as pq
 import pytest
-from callcare.lake import Lake
-from callcare.local_stack import AirflowStack
-from callcare.registry import Registry
+from callcare.core.lake import Lake
+from callcare.dev.local_stack import AirflowStack
+from callcare.core.registry import Registry
 from callcare.status import TERMINAL
 
 REPO = Path(__file__).resolve().parents[2]

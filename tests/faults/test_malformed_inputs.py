@@ -41,14 +41,14 @@ from aws.fake_drive import FakeDrive
 from callcare import airflow_tasks
 from callcare.config import reset_settings
 from callcare.lake_paths import table_key
-from callcare.pipeline import MAX_REASON, Context
+from callcare.steps.process import MAX_REASON, Context
 from callcare.sources.cursor import CursorStore
 from callcare.sources.gdrive import DEFAULT_RETRIES
 from callcare.summarization.base import SummaryTransientError
 from callcare.summarization.instant import InstantBackend
 from callcare.summarization.llm_common import Backoff
-from callcare.transcription.model import Transcript
-from callcare.transcription.transcribe_hook import TranscriptionJobFailed
+from callcare.core.transcript import Transcript
+from callcare.hooks.transcribe import TranscriptionJobFailed
 from testsupport import REPO, dialogues
 
 HOUR = 3600
@@ -589,7 +589,7 @@ SPOKEN = {  # what the fake Transcribe "hears" in the good recording
 
 def transcribe_task(call_id: str, prepared: dict[str, Any]) -> dict[str, str]:
     """The DAG's transcribe task (its synchronous wait; the deferred one ends in the same checks)."""
-    from callcare.aws_steps import CallTranscribeOperator
+    from callcare.steps.amazon_transcribe import CallTranscribeOperator
 
     settings = airflow_tasks.task_settings()
     operator = CallTranscribeOperator(

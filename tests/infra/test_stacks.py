@@ -131,7 +131,7 @@ def test_glue_tables_come_from_the_generated_catalog_with_partition_projection(p
 
 
 def test_pyarrow_schemas_have_glue_tables():
-    """Every lake table of callcare.tables (the schemas) is in the generated catalog infra applies."""
+    """Every lake table of callcare.core.tables (the schemas) is in the generated catalog infra applies."""
     from callcare_infra.lake_tables import table_inputs
 
     lake_paths = (REPO / "plugins" / "callcare" / "lake_paths.py").read_text()

@@ -90,10 +90,10 @@ def test_plugins_zip_imports_the_pipeline_and_serves_the_dags(
         f"""
         import json, sys
         sys.path.insert(0, {str(artifacts / "plugins.zip")!r})
-        import callcare.pipeline, callcare.airflow_tasks
+        import callcare.steps.process, callcare.dag_tasks.process
         from airflow.dag_processing.dagbag import DagBag
         bag = DagBag(dag_folder={str(artifacts / "dags")!r})
-        print(json.dumps({{"file": callcare.pipeline.__file__, "dags": sorted(bag.dag_ids),
+        print(json.dumps({{"file": callcare.steps.process.__file__, "dags": sorted(bag.dag_ids),
                           "errors": {{k: str(v)[-1500:] for k, v in bag.import_errors.items()}}}}))
         """
     )

@@ -5,7 +5,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from callcare.audio import AudioDecodeError, decode_audio
+from callcare.transcription.audio import AudioDecodeError, decode_audio
 
 
 def tone(rate: int, seconds: float = 1.0, channels: int = 1) -> np.ndarray:
@@ -83,9 +83,9 @@ def test_a_header_without_a_length_is_caught_while_decoding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Streams can omit or misstate their length: the decode loop enforces the limit too."""
-    import callcare.audio
+    import callcare.transcription.audio
 
-    monkeypatch.setattr(callcare.audio, "_declared_duration_s", lambda _container, _stream: None)
+    monkeypatch.setattr(callcare.transcription.audio, "_declared_duration_s", lambda _container, _stream: None)
     path = write(tmp_path / "stream.wav", "pcm_s16le", 16000, 1)
     with pytest.raises(AudioDecodeError, match="limit is"):
         decode_audio(path, max_duration_s=0.5)

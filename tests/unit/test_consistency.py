@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from callcare import airflow_tasks, cli, pipeline
-from callcare.consistency import check
+from callcare.dev.consistency import check
 from callcare.lake_paths import raw_audio_key, table_key
-from callcare.pipeline import CallFailed, Context
-from callcare.registry import call_events, calls
-from callcare.samples import write_load_test_recording
+from callcare.steps.process import CallFailed, Context
+from callcare.core.registry import call_events, calls
+from callcare.dev.samples import write_load_test_recording
 from callcare.status import CallStatus
 
 

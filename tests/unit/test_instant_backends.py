@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from callcare import pipeline
-from callcare.pipeline import CallFailed, Context
+from callcare.steps import process as pipeline
+from callcare.steps.process import CallFailed, Context
 from callcare.sources.inbox import ingest_inbox
 from callcare.summarization.schema import validate_summary
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from callcare.transcription.metrics import BRIDGE_S, CallMetrics, compute_metrics, merge
-from callcare.transcription.model import Transcript, Turn, Word
+from callcare.core.transcript import Transcript, Turn, Word
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 

@@ -4,7 +4,7 @@ diarization of segments of very different lengths, the narrowband noise floor, w
 from __future__ import annotations
 
 import numpy as np
-from callcare.audio import DecodedAudio
+from callcare.transcription.audio import DecodedAudio
 from callcare.transcription.diarization import cluster_speakers
 from callcare.transcription.pocketsphinx_engine import (
     NARROWBAND_NOISE_DBFS,

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from callcare.registry import CallNotFound, NewCall, Registry
+from callcare.core.registry import CallNotFound, NewCall, Registry
 from callcare.status import CallStatus, InvalidTransition
 
 

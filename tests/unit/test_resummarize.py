@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from callcare import pipeline
-from callcare import resummarize as rs
-from callcare.cli import main
+from callcare.steps import process as pipeline
+from callcare.steps import resummarize as rs
+from callcare.dev.cli import main
 from callcare.lake_paths import raw_audio_key, summary_key, table_key, transcript_key
-from callcare.pipeline import Context
-from callcare.registry import CallNotFound, NewCall
+from callcare.steps.process import Context
+from callcare.core.registry import CallNotFound, NewCall
 from callcare.status import CallStatus
 from callcare.summarization import schema
 from callcare.summarization.base import SummaryFailed, SummaryResult, SummaryTransientError
-from callcare.summarization.offline import analyze
+from callcare.summarization.offline.analyzer import analyze
 from callcare.transcription.metrics import compute_metrics
-from callcare.transcription.model import Transcript, Turn
+from callcare.core.transcript import Transcript, Turn
 
 DIALOGUE = [
     ("agent", "Thank you for calling Northwind Energy, this is Maria. How can I help you today?"),

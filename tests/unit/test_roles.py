@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from callcare.transcription.model import Transcript, Turn, Word
+from callcare.core.transcript import Transcript, Turn, Word
 from callcare.transcription.roles import assign_roles, cue_scores, normalize, score_speakers
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"

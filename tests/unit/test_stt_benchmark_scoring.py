@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from callcare.transcription.model import Transcript, Turn, Word
+from callcare.core.transcript import Transcript, Turn, Word
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.stt_benchmark import (

@@ -24,7 +24,7 @@ from callcare.summarization.llm_common import (
 )
 from callcare.summarization.pricing import PRICES, base_model_id, cost_usd, parse_price_overrides
 from callcare.summarization.schema import SummaryInvalid
-from callcare.transcription.model import Transcript, Turn
+from callcare.core.transcript import Transcript, Turn
 
 SECRET = "my card is four one one one"  # transcript text that must never reach a log line
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from callcare.summarization.base import SummaryFailed, SummaryResult, get_backend
-from callcare.summarization.offline import OfflineAnalyzer, analyze, assign_roles
+from callcare.summarization.offline.analyzer import OfflineAnalyzer, analyze, assign_roles
 from callcare.summarization.schema import validate_summary
-from callcare.summarization.textutil import third_person
-from callcare.transcription.model import Transcript, Turn
+from callcare.summarization.offline.text import third_person
+from callcare.core.transcript import Transcript, Turn
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "dialogues.json"
 pytestmark = pytest.mark.skipif(not CORPUS.is_file(), reason=f"dev corpus not found at {CORPUS}")

@@ -13,10 +13,10 @@ import pytest
 from botocore.validate import ParamValidator
 from callcare import glue_tables, lake_paths, warehouse
 from callcare.lake_paths import table_key
-from callcare.pipeline import Context
-from callcare.registry import NewCall
+from callcare.steps.process import Context
+from callcare.core.registry import NewCall
 from callcare.status import CallStatus
-from callcare.tables import (
+from callcare.core.tables import (
     LAKE_TABLES,
     PARTITION_KEY,
     calls_table,
@@ -25,7 +25,7 @@ from callcare.tables import (
     status_events_table,
 )
 from callcare.transcription.metrics import compute_metrics
-from callcare.transcription.model import Transcript, Turn
+from callcare.core.transcript import Transcript, Turn
 
 # The columns each table had when the warehouse was first built (issue 6), in order. Evolution
 # rules 1-2 (tables.py): a schema only grows at its end, so these stay a prefix of it, same types.
@@ -258,7 +258,7 @@ def test_calls_rows_carry_the_registry_timestamps_as_utc(ctx: Context) -> None:
 
 
 def test_a_summary_version_keeps_its_own_row(ctx: Context) -> None:
-    from callcare.tables import summaries_table
+    from callcare.core.tables import summaries_table
 
     stored = {
         "prompt_version": "v1",
@@ -282,8 +282,8 @@ def test_a_summary_version_keeps_its_own_row(ctx: Context) -> None:
 
 def test_the_generated_catalog_files_are_up_to_date() -> None:
     for path, text in glue_tables.outputs().items():
-        assert path.is_file(), f"{path} is missing: python -m callcare.glue_tables --write"
-        assert path.read_text() == text, f"{path} is stale: python -m callcare.glue_tables --write"
+        assert path.is_file(), f"{path} is missing: python -m callcare.warehouse.glue_tables --write"
+        assert path.read_text() == text, f"{path} is stale: python -m callcare.warehouse.glue_tables --write"
 
 
 GLUE_TYPE = re.compile(r"^(string|int|bigint|double|boolean|timestamp|array<(string|int|bigint|double)>)$")

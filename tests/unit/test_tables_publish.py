@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pyarrow.parquet as pq
-from callcare import pipeline
+from callcare.steps import process as pipeline
 from callcare.lake_paths import raw_audio_key, table_key, transcript_key
-from callcare.pipeline import Context
-from callcare.registry import NewCall
+from callcare.steps.process import Context
+from callcare.core.registry import NewCall
 from callcare.status import CallStatus
 from callcare.transcription.metrics import compute_metrics
-from callcare.transcription.model import Transcript, Turn
+from callcare.core.transcript import Transcript, Turn
 
 DATE = "2026-09-14"
 LINES = [

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from callcare.config import Settings
-from callcare.transcription.transcribe_hook import build_job_request, job_name_for, transcript_s3_uri
+from callcare.hooks.transcribe import build_job_request, job_name_for, transcript_s3_uri
 
 REGION = "eu-west-1"
 CALL_ID = "c0ffee1234"

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pytest
-from callcare.audio import DecodedAudio
+from callcare.transcription.audio import DecodedAudio
 from callcare.config import Settings
 from callcare.transcription import engines
 from callcare.transcription.roles import assign_roles

@@ -41,7 +41,7 @@ def test_flask_stack_matches_mwaa() -> None:
 
 def test_callcare_is_importable_without_airflow() -> None:
     import callcare.config
-    import callcare.lake
-    import callcare.registry  # noqa: F401
+    import callcare.core.lake
+    import callcare.core.registry  # noqa: F401
 
     assert importlib.util.find_spec("airflow") is None

@@ -20,9 +20,9 @@ from typing import Any
 
 from callcare.config import Settings
 from callcare.ids import call_id_from_content
-from callcare.lake import Lake
+from callcare.core.lake import Lake
 from callcare.lake_paths import raw_audio_key, summary_key, transcript_key
-from callcare.registry import NewCall, Registry
+from callcare.core.registry import NewCall, Registry
 from callcare.status import CallStatus
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"

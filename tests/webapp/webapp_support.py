@@ -68,8 +68,8 @@ class World:
 
     def registry_and_lake(self) -> tuple[Any, Any]:
         from callcare.config import Settings
-        from callcare.lake import Lake
-        from callcare.registry import Registry
+        from callcare.core.lake import Lake
+        from callcare.core.registry import Registry
 
         settings = Settings.from_mapping(self.env)
         return Registry(settings.registry_url), Lake(settings.lake_uri)

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
-from callcare.registry import Registry
+from callcare.core.registry import Registry
 from flask import Flask, jsonify
 from flask_appbuilder import AppBuilder, Model
 from flask_appbuilder.const import AUTH_DB, AUTH_OAUTH

@@ -17,8 +17,8 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from callcare.lake import Lake
-from callcare.registry import call_events, calls
+from callcare.core.lake import Lake
+from callcare.core.registry import call_events, calls
 from callcare.status import CallStatus
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy.engine import Connection

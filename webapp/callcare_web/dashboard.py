@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import sqlalchemy as sa
-from callcare.registry import calls
+from callcare.core.registry import calls
 from sqlalchemy.engine import Connection
 
 SENTIMENT_COLOURS = {"Positive": "#3c9a5f", "Neutral": "#9aa5b1", "Negative": "#d64545"}

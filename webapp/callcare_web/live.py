@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
-from callcare.registry import call_events, calls
+from callcare.core.registry import call_events, calls
 from flask import Flask, current_app, g, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
-from callcare.registry import calls
+from callcare.core.registry import calls
 from callcare.status import CallStatus
 from sqlalchemy.engine import Engine
 

@@ -28,7 +28,7 @@ DAGS_PATH = "dags"
 PLUGINS_KEY = "plugins.zip"
 REQUIREMENTS_KEY = "requirements.txt"
 STARTUP_KEY = "startup.sh"
-# Prefix of Transcribe job names (callcare.transcription.transcribe_hook.JOB_NAME_PREFIX).
+# Prefix of Transcribe job names (callcare.hooks.transcribe.JOB_NAME_PREFIX).
 TRANSCRIBE_JOB_PREFIX = "callcare-"
 GEO_PREFIXES = ("us.", "eu.", "apac.", "global.", "us-gov.", "ca.", "jp.", "au.")
 

@@ -24,7 +24,7 @@ def _columns(columns: list[dict[str, Any]]) -> list[glue.CfnTable.ColumnProperty
 
 
 def table_input_property(spec: dict[str, Any]) -> glue.CfnTable.TableInputProperty:
-    """A Glue TableInput (API shape, as callcare.glue_tables writes it) as the CDK property."""
+    """A Glue TableInput (API shape, as callcare.warehouse.glue_tables writes it) as the CDK property."""
     sd = spec["StorageDescriptor"]
     serde = sd["SerdeInfo"]
     return glue.CfnTable.TableInputProperty(

@@ -1,6 +1,6 @@
 """Monitoring: alarms to the alarm topic and one CloudWatch dashboard.
 
-Pipeline figures come from callcare.observability (namespace from the config, dimension Environment);
+Pipeline figures come from callcare.core.observability (namespace from the config, dimension Environment);
 DAG failures from the metrics MWAA publishes for Airflow (namespace AmazonMWAA); web 5xx from the
 ALB; Bedrock throttling also from AWS/Bedrock.
 """
@@ -19,7 +19,7 @@ from callcare_infra.lake_tables import callcare_module
 
 obs = callcare_module("observability")
 
-# The DAGs whose failed runs page someone (callcare.airflow_tasks.*_DAG_ID).
+# The DAGs whose failed runs page someone (callcare.dag_tasks.process.*_DAG_ID).
 WATCHED_DAGS = ("callcare_ingest", "callcare_process_call")
 THROTTLED_SERVICES = ("transcribe", "bedrock")
 
@@ -155,7 +155,7 @@ class MonitoringStack(Stack):
         hour = Duration.hours(1)
         self.dashboard.add_widgets(
             cw.TextWidget(
-                markdown=f"# callcare {config.env_name}\nPer-call figures from callcare.observability "
+                markdown=f"# callcare {config.env_name}\nPer-call figures from callcare.core.observability "
                 f"(namespace `{config.metrics_namespace}`), Airflow from MWAA `{mwaa_environment_name}`.",
                 width=24,
                 height=2,

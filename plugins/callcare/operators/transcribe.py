@@ -19,7 +19,7 @@ from airflow.sdk import conf
 from airflow.sdk.exceptions import AirflowException
 
 from callcare.config import Settings, get_settings
-from callcare.transcription.transcribe_hook import (
+from callcare.hooks.transcribe import (
     COMPLETED,
     FAILED,
     TranscribeHook,

@@ -36,17 +36,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from callcare.audio import SUPPORTED_EXTENSIONS
+from callcare.transcription.audio import SUPPORTED_EXTENSIONS
 from callcare.ids import call_id_from_source
 from callcare.lake_paths import raw_audio_key
-from callcare.registry import CallNotFound, NewCall
+from callcare.core.registry import CallNotFound, NewCall
 from callcare.sources.cursor import CursorStore
 from callcare.sources.inbox import _DATE_IN_NAME
 
 if TYPE_CHECKING:
     from callcare.config import Settings
-    from callcare.lake import Lake
-    from callcare.registry import Registry
+    from callcare.core.lake import Lake
+    from callcare.core.registry import Registry
 
 log = logging.getLogger(__name__)
 

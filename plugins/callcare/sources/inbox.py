@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from callcare.audio import SUPPORTED_EXTENSIONS
+from callcare.transcription.audio import SUPPORTED_EXTENSIONS
 from callcare.ids import call_id_from_content, sha256_of_file
-from callcare.lake import Lake
+from callcare.core.lake import Lake
 from callcare.lake_paths import raw_audio_key
-from callcare.registry import NewCall, Registry
+from callcare.core.registry import NewCall, Registry
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from callcare.config import Settings
-    from callcare.transcription.model import Transcript
+    from callcare.core.transcript import Transcript
 
 BACKENDS = ("offline", "bedrock", "openai", "instant")
 
@@ -63,7 +63,7 @@ def get_backend(settings: Settings | None = None) -> SummaryBackend:
         settings = get_settings()
     choice = settings.summary_backend.strip().lower()
     if choice == "offline":
-        from callcare.summarization.offline import OfflineAnalyzer
+        from callcare.summarization.offline.analyzer import OfflineAnalyzer
 
         return OfflineAnalyzer(prompt_version=settings.prompt_version)
     if choice == "bedrock":

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from callcare.summarization.base import SummaryResult
-from callcare.transcription.model import Transcript
+from callcare.core.transcript import Transcript
 
 
 class InstantBackend:

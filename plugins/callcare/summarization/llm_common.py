@@ -21,7 +21,7 @@ from callcare.summarization.pricing import Price, cost_usd
 from callcare.summarization.schema import SummaryInvalid, load_prompt_template, load_schema, validate_summary
 
 if TYPE_CHECKING:
-    from callcare.transcription.model import Transcript
+    from callcare.core.transcript import Transcript
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -26,7 +26,7 @@ from callcare.summarization.pricing import parse_price_overrides
 
 if TYPE_CHECKING:
     from callcare.config import Settings
-    from callcare.transcription.model import Transcript
+    from callcare.core.transcript import Transcript
 
 log = logging.getLogger(__name__)
 _TOO_LONG = re.compile(r"context length|context window|too many tokens|maximum context|too long", re.I)

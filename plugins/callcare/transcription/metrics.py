@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from callcare.transcription.model import ROLES, UNKNOWN, Transcript, Turn
+from callcare.core.transcript import ROLES, UNKNOWN, Transcript, Turn
 
 # Pauses between one speaker's words shorter than this are part of talking, not silence.
 BRIDGE_S = 0.5

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from callcare.transcription.model import AGENT, CUSTOMER, UNKNOWN, Transcript
+from callcare.core.transcript import AGENT, CUSTOMER, UNKNOWN, Transcript
 
 # How much evidence makes a confident call: a margin of CONFIDENCE_SCALE gives 0.63, twice that 0.86.
 CONFIDENCE_SCALE = 3.0

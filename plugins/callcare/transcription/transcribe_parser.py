@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from callcare.transcription.model import Transcript, Turn, Word
+from callcare.core.transcript import Transcript, Turn, Word
 
 ENGINE = "amazon-transcribe"
 REDACTION_TOKEN = "[PII]"

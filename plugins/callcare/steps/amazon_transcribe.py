@@ -14,11 +14,11 @@ from typing import Any
 
 import av
 
-from callcare import pipeline
-from callcare.alerts import SnsPublisher, publish_pending
-from callcare.audio import too_long_reason, unsupported_codec_reason
+from callcare.steps import process as pipeline
+from callcare.steps.alerts import SnsPublisher, publish_pending
+from callcare.transcription.audio import too_long_reason, unsupported_codec_reason
 from callcare.operators.transcribe import TranscribeCallOperator
-from callcare.pipeline import CallFailed, Context
+from callcare.steps.process import CallFailed, Context
 from callcare.status import CallStatus
 from callcare.transcription.transcribe_parser import parse_transcribe_json
 
@@ -118,7 +118,7 @@ class CallTranscribeOperator(TranscribeCallOperator):
 
     def _settings(self):  # type: ignore[no-untyped-def]
         if self.settings is None:
-            from callcare.airflow_tasks import task_settings
+            from callcare.dag_tasks.process import task_settings
 
             self.settings = task_settings()
         return self.settings

@@ -2,7 +2,7 @@
 
 Every table lives at `tables/<name>/call_date=YYYY-MM-DD/` (Hive partitions, see lake_paths), one
 file per call (summaries: one per call and prompt version). The schemas here are the single source
-of truth: the Glue definitions (callcare.glue_tables), the dbt sources (dbt/models/staging) and the
+of truth: the Glue definitions (callcare.warehouse.glue_tables), the dbt sources (dbt/models/staging) and the
 analyst guide's column lists are generated from them, and tests fail when those drift.
 
 `call_date` is both the partition (in the path) and a column in each file. Athena, Trino, Spark and
@@ -18,7 +18,7 @@ Schema evolution rules (also in docs/ANALYST_GUIDE.md):
    filling the old one (it stays, as null), and move the staging model to the new name; the marts
    never see the change. Widening an int32 to int64 is a retype too: add a column.
 3. Descriptions are part of the schema: a column without one fails the unit tests.
-4. After changing a schema, regenerate the catalog (`python -m callcare.glue_tables --write`), which
+4. After changing a schema, regenerate the catalog (`python -m callcare.warehouse.glue_tables --write`), which
    rewrites the Glue definitions and the dbt sources file; infra applies the Glue part.
 5. A new table needs its name in lake_paths.TABLES, an entry in LAKE_TABLES below, and a writer.
 """
@@ -32,7 +32,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from callcare.transcription.model import Transcript
+from callcare.core.transcript import Transcript
 
 PARTITION_KEY = "call_date"
 _DESCRIPTION = b"description"

@@ -32,10 +32,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from callcare.config import Settings
-from callcare.lake import Lake
+from callcare.core.lake import Lake
 from callcare.lake_paths import summary_key, table_key
-from callcare.pipeline import MAX_REASON, Context
-from callcare.registry import EVENT_FIELDS, CallNotFound, Registry, calls
+from callcare.steps.process import MAX_REASON, Context
+from callcare.core.registry import EVENT_FIELDS, CallNotFound, Registry, calls
 from callcare.status import CallStatus
 from callcare.summarization.base import BACKENDS, SummaryBackend, SummaryFailed, get_backend
 from callcare.summarization.schema import (
@@ -44,8 +44,8 @@ from callcare.summarization.schema import (
     load_schema,
     validate_summary,
 )
-from callcare.tables import calls_table, summaries_table
-from callcare.transcription.model import Transcript
+from callcare.core.tables import calls_table, summaries_table
+from callcare.core.transcript import Transcript
 
 log = logging.getLogger(__name__)
 

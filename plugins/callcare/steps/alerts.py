@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from callcare.registry import Registry, call_events, calls
+from callcare.core.registry import Registry, call_events, calls
 from callcare.status import CallStatus
 
 log = logging.getLogger(__name__)

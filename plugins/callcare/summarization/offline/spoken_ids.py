@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from callcare.summarization.numbers import DIGIT_WORDS, REPEATERS
+from callcare.summarization.offline.spoken_numbers import DIGIT_WORDS, REPEATERS
 
 # "for four one two" after "a g t": words speech-to-text confuses with digits, only inside a reading
 _HOMOPHONES = {"for": "4", "to": "2", "too": "2", "won": "1", "ate": "8"}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from callcare.summarization.ids import read_id, tokenize
-from callcare.summarization.numbers import normalize_numbers
+from callcare.summarization.offline.spoken_ids import read_id, tokenize
+from callcare.summarization.offline.spoken_numbers import normalize_numbers
 
 MAX_SEGMENT_WORDS = 32
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+(?=\S)|\s*(?:—|\.\.\.)\s*")

@@ -214,7 +214,7 @@ def presigned_audio_url(
     this call. Raises ValueError for any other URI, and on a lake that is not in S3.
     """
     from callcare.config import get_settings
-    from callcare.lake import Lake
+    from callcare.core.lake import Lake
 
     settings = settings or get_settings()
     lake = Lake.from_settings(settings)

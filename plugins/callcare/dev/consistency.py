@@ -16,9 +16,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from callcare.lake import Lake
+from callcare.core.lake import Lake
 from callcare.lake_paths import TABLES, table_key
-from callcare.registry import Registry
+from callcare.core.registry import Registry
 from callcare.status import TERMINAL, CallStatus
 
 # the per-call Parquet files publish writes for a COMPLETED call (record_failed_call writes the

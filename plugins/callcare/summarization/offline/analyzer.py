@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from callcare.summarization import lexicon
+from callcare.summarization.offline import lexicon
 from callcare.summarization.base import SummaryFailed, SummaryResult
-from callcare.summarization.ids import find_agent_id, find_customer_id
+from callcare.summarization.offline.spoken_ids import find_agent_id, find_customer_id
 from callcare.summarization.schema import SummaryInvalid, validate_summary
-from callcare.summarization.textutil import has_pii, segments, third_person, tidy
+from callcare.summarization.offline.text import has_pii, segments, third_person, tidy
 
 if TYPE_CHECKING:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    from callcare.transcription.model import Transcript
+    from callcare.core.transcript import Transcript
 
 ANALYZER_VERSION = "1"
 MAX_ITEMS = {"key_details": 5, "action_items": 6, "next_steps": 4}

@@ -2,7 +2,7 @@
 
 Writes go to a temporary name first and are then moved into place on local disks, so a reader
 never sees half a file; S3 puts are atomic by themselves. A lake built by `Lake.from_settings` on
-S3 writes through boto3 instead (callcare.lake_s3: SSE-KMS, multipart streams that abort on error)
+S3 writes through boto3 instead (callcare.core.lake_s3: SSE-KMS, multipart streams that abort on error)
 and reads through pyarrow.
 """
 
@@ -22,7 +22,7 @@ from pyarrow import fs as pafs
 
 if TYPE_CHECKING:
     from callcare.config import Settings
-    from callcare.lake_s3 import S3Objects
+    from callcare.core.lake_s3 import S3Objects
 
 COPY_CHUNK = 8 << 20
 
@@ -53,7 +53,7 @@ class Lake:
         uri = settings.lake_uri or ""
         if not uri.startswith("s3://"):
             return cls(uri)
-        from callcare.lake_s3 import S3Objects, make_s3_client, split_endpoint
+        from callcare.core.lake_s3 import S3Objects, make_s3_client, split_endpoint
 
         options: dict[str, Any] = {"region": settings.aws_region}
         if settings.s3_endpoint_url:

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from callcare.config import get_settings
-from callcare.local_stack import ADMIN_USER, AirflowStack, WebApp, admin_password
-from callcare.registry import Registry
+from callcare.dev.local_stack import ADMIN_USER, AirflowStack, WebApp, admin_password
+from callcare.core.registry import Registry
 from callcare.status import TERMINAL
 
 
@@ -49,7 +49,7 @@ def run_local(port: int = 8080, with_samples: bool = True) -> int:
         else:
             print("callcare: web app not installed (.venv-webapp missing: run ./webapp/bootstrap.sh)")
         if with_samples:
-            from callcare.samples import make_samples
+            from callcare.dev.samples import make_samples
 
             written = make_samples(settings.inbox_dir)
             print(f"callcare: dropped {len(written)} sample recordings into {settings.inbox_dir}", flush=True)

@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from callcare import observability, pipeline
 from callcare.config import Settings
-from callcare.pipeline import CallFailed, Context
+from callcare.steps.process import CallFailed, Context
 from callcare.pools import BEDROCK_POOL, LOCAL_STT_POOL, TRANSCRIBE_POOL  # noqa: F401  (used by DAGs)
 
 log = logging.getLogger(__name__)

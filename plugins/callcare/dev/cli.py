@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from callcare.config import get_settings
-from callcare.lake import Lake
-from callcare.registry import CallNotFound, Registry
+from callcare.core.lake import Lake
+from callcare.core.registry import CallNotFound, Registry
 from callcare.status import CallStatus, InvalidTransition
 from callcare.summarization.base import BACKENDS
 
@@ -100,7 +100,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
 def cmd_resummarize(args: argparse.Namespace) -> int:
     """The DAG's selection and per-call work in this process, for when no scheduler is running."""
     from callcare import resummarize as rs
-    from callcare.pipeline import Context
+    from callcare.steps.process import Context
 
     ctx = Context.create()
     ctx.registry.create_schema()
@@ -132,13 +132,13 @@ def cmd_resummarize(args: argparse.Namespace) -> int:
 
 def cmd_sql(args: argparse.Namespace) -> int:
     """DuckDB over the marts (unqualified names) and the lake tables (lake.calls, lake.turns, ...)."""
-    from callcare.warehouse import query
+    from callcare.warehouse.dbt import query
 
     return query(get_settings(), args.query, output_format=args.format, max_rows=args.max_rows)
 
 
 def cmd_samples(args: argparse.Namespace) -> int:
-    from callcare.samples import make_samples
+    from callcare.dev.samples import make_samples
 
     target = Path(args.target) if args.target else get_settings().inbox_dir
     for path in make_samples(target):
@@ -147,8 +147,8 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from callcare.consistency import check
-    from callcare.lake import Lake
+    from callcare.dev.consistency import check
+    from callcare.core.lake import Lake
 
     report = check(_registry(), Lake.from_settings(get_settings()), require_terminal=args.finished)
     for problem in report.problems[: args.limit]:
@@ -160,7 +160,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from callcare.local_run import run_local
+    from callcare.dev.local_run import run_local
 
     return run_local(port=args.port, with_samples=not args.no_samples)
 

@@ -26,9 +26,9 @@ from urllib.parse import unquote, urlparse
 
 if TYPE_CHECKING:
     from callcare.config import Settings
-    from callcare.lake import Lake
-    from callcare.pipeline import Context
-    from callcare.registry import Registry
+    from callcare.core.lake import Lake
+    from callcare.steps.process import Context
+    from callcare.core.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def write_call_rows(
     copy; publish passes the transcript document's, which it has read anyway.
     """
     from callcare.lake_paths import table_key
-    from callcare.tables import calls_table, status_events_table
+    from callcare.core.tables import calls_table, status_events_table
 
     call = registry.get(call_id)
     if metrics is None:
@@ -231,7 +231,7 @@ def last_finished_at(registry: Registry) -> datetime | None:
     """When the latest call reached COMPLETED or FAILED (the registry's outbox knows)."""
     import sqlalchemy as sa
 
-    from callcare.registry import call_events
+    from callcare.core.registry import call_events
     from callcare.status import TERMINAL
 
     query = sa.select(sa.func.max(call_events.c.created_at)).where(
@@ -282,7 +282,7 @@ def marts_asset() -> Any:
 def task_settle(run_started_at: datetime) -> bool:
     """The warehouse DAG's first task: True once the burst of completions is over (see settled)."""
     from callcare.config import get_settings
-    from callcare.registry import Registry
+    from callcare.core.registry import Registry
 
     settings = get_settings()
     registry = Registry(str(settings.registry_url))

@@ -14,18 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from callcare import observability, warehouse
-from callcare.audio import AudioDecodeError, RecordingTooLong, decode_audio
+from callcare.transcription.audio import AudioDecodeError, RecordingTooLong, decode_audio
 from callcare.config import Settings, get_settings
-from callcare.lake import Lake
+from callcare.core.lake import Lake
 from callcare.lake_paths import summary_key, table_key, transcript_key
-from callcare.registry import Registry
+from callcare.core.registry import Registry
 from callcare.status import CallStatus
 from callcare.summarization.base import SummaryFailed, get_backend
 from callcare.summarization.schema import SummaryInvalid, validate_summary
-from callcare.tables import metrics_table, summaries_table, turns_table
+from callcare.core.tables import metrics_table, summaries_table, turns_table
 from callcare.transcription.engines import TranscriptionFailed, get_engine
 from callcare.transcription.metrics import compute_metrics
-from callcare.transcription.model import Transcript
+from callcare.core.transcript import Transcript
 from callcare.transcription.roles import assign_roles
 
 log = logging.getLogger(__name__)
