@@ -1,7 +1,9 @@
 """The lake: a local folder (file://) or an S3 bucket (s3://), through one pyarrow filesystem API.
 
-Writes go to a temporary name first and are then moved into place on local disks, so a reader
-never sees half a file; S3 puts are atomic by themselves. A lake built by `Lake.from_settings` on
+Writes go to a temporary file first and are then moved into place on local disks, so a reader
+never sees half a file; S3 puts are atomic by themselves. Temporary files live under `.staging/` at
+the lake's root, a folder no reader lists: a writer killed between write and rename (kill -9, a lost
+worker) leaves its temporary file there, never beside the data, and `sweep_staging` removes it later. A lake built by `Lake.from_settings` on
 S3 writes through boto3 instead (callcare.core.lake_s3: SSE-KMS, multipart streams that abort on error)
 and reads through pyarrow.
 """
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
     from callcare.core.lake_s3 import S3Objects
 
 COPY_CHUNK = 8 << 20
+# where local writes are staged before their rename (same filesystem, so the rename is atomic)
+STAGING_PREFIX = ".staging"
+# a staged file older than this belongs to a writer that died: no lake write takes an hour
+STALE_STAGING_S = 3600
 
 
 class Lake:
@@ -86,8 +92,29 @@ class Lake:
         parent = final.rsplit("/", 1)[0]
         self.fs.create_dir(parent, recursive=True)
         if self._local:
-            return final, f"{parent}/.tmp-{uuid.uuid4().hex}"
+            staging = f"{self.root}/{STAGING_PREFIX}"
+            self.fs.create_dir(staging, recursive=True)
+            return final, f"{staging}/{uuid.uuid4().hex}"
         return final, final
+
+    def sweep_staging(self, older_than_s: float = STALE_STAGING_S) -> int:
+        """Delete staged files left by writers that died; returns how many. Local lakes only.
+
+        A live writer's file is younger than `older_than_s`, so sweeping while others write is safe.
+        """
+        if not self._local:
+            return 0
+        import time
+
+        selector = pafs.FileSelector(f"{self.root}/{STAGING_PREFIX}", allow_not_found=True)
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for info in self.fs.get_file_info(selector):
+            if info.type == pafs.FileType.File and info.mtime is not None and info.mtime.timestamp() < cutoff:
+                with suppress(FileNotFoundError, OSError):
+                    self.fs.delete_file(info.path)
+                    removed += 1
+        return removed
 
     def _commit(self, final: str, temporary: str) -> None:
         if temporary != final:
@@ -142,7 +169,8 @@ class Lake:
         selector = pafs.FileSelector(self.path(prefix), recursive=True, allow_not_found=True)
         infos = self.fs.get_file_info(selector)
         start = len(self.root) + 1
-        return sorted(i.path[start:] for i in infos if i.type == pafs.FileType.File)
+        keys = (i.path[start:] for i in infos if i.type == pafs.FileType.File)
+        return sorted(k for k in keys if not k.startswith(f"{STAGING_PREFIX}/"))
 
     @contextmanager
     def open_writer(self, key: str) -> Iterator[BinaryIO]:
@@ -173,8 +201,26 @@ class Lake:
         elif self.exists(key):
             self.fs.delete_file(self.path(key))
 
-    def presigned_url(self, key: str, expires_s: int) -> str:
+    def presigned_url(self, key: str, expires_s: int, download_name: str | None = None) -> str:
         """A GET URL that needs no credentials, valid for `expires_s` (S3 lakes from settings only)."""
         if self._objects is None:
             raise ValueError(f"presigned URLs need an S3 lake built from settings, not {self.uri}")
-        return self._objects.presign_get(*self._bucket_key(key), expires_s)
+        return self._objects.presign_get(*self._bucket_key(key), expires_s, download_name)
+
+    def local_path(self, key: str) -> Path | None:
+        """The file behind `key` when the lake is a local folder (for range-capable serving), else None."""
+        return Path(self.path(key)) if self._local else None
+
+
+def presigned_audio_url(lake: Lake, audio_uri: str, expires_s: int, download_name: str | None = None) -> str:
+    """A short-lived GET URL of a call's recording, for the web app's audio player: the one rule.
+
+    Only recordings are signed (raw-audio/ in the lake): transcripts and summaries hold PII the app
+    serves through its own access checks. The caller has already checked that its user may hear
+    this call. Raises ValueError for any other URI, and on a lake that is not in S3. The URL is made
+    on the lake's own S3 endpoint (settings' s3_endpoint_url, else AWS's regional one).
+    """
+    key = lake.key_from_uri(audio_uri)
+    if not key.startswith("raw-audio/") or ".." in key.split("/"):
+        raise ValueError("only recordings (raw-audio/) get presigned URLs")
+    return lake.presigned_url(key, expires_s, download_name)

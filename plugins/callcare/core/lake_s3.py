@@ -1,4 +1,4 @@
-"""S3 object writes with SSE-KMS, streamed as multipart uploads, and presigned audio URLs.
+"""S3 object writes with SSE-KMS, streamed as multipart uploads, and presigned GET URLs.
 
 pyarrow's S3FileSystem reads the lake well, but it cannot ask for SSE-KMS: it silently drops
 `x-amz-server-side-encryption` metadata (checked against moto), and its output stream has no
@@ -14,6 +14,8 @@ import mimetypes
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from callcare.names import AUDIO_CONTENT_TYPES
+
 if TYPE_CHECKING:
     from callcare.config import Settings
 
@@ -24,16 +26,7 @@ DEFAULT_PART_BYTES = 8 * 1024 * 1024
 MAX_PRESIGN_S = 12 * 3600
 # Browsers play what the Content-Type says; Python's table misses some of the formats we accept.
 CONTENT_TYPES = {
-    ".wav": "audio/wav",
-    ".mp3": "audio/mpeg",
-    ".flac": "audio/flac",
-    ".ogg": "audio/ogg",
-    ".oga": "audio/ogg",
-    ".opus": "audio/ogg",
-    ".m4a": "audio/mp4",
-    ".mp4": "audio/mp4",
-    ".aac": "audio/aac",
-    ".webm": "audio/webm",
+    **{f".{ext}": mime for ext, mime in AUDIO_CONTENT_TYPES.items()},
     ".json": "application/json",
     ".parquet": "application/vnd.apache.parquet",
 }
@@ -97,14 +90,13 @@ class S3Objects:
     def delete(self, bucket: str, key: str) -> None:
         self.client.delete_object(Bucket=bucket, Key=key)
 
-    def presign_get(self, bucket: str, key: str, expires_s: int) -> str:
+    def presign_get(self, bucket: str, key: str, expires_s: int, download_name: str | None = None) -> str:
         if not 0 < expires_s <= MAX_PRESIGN_S:
             raise ValueError(f"a presigned URL lives between 1 s and {MAX_PRESIGN_S} s, not {expires_s}")
-        return self.client.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": bucket, "Key": key, "ResponseContentType": content_type_for(key)},
-            ExpiresIn=expires_s,
-        )
+        params = {"Bucket": bucket, "Key": key, "ResponseContentType": content_type_for(key)}
+        if download_name:
+            params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_s)
 
 
 class MultipartWriter:
@@ -203,22 +195,3 @@ class MultipartWriter:
         else:
             self.abort()
 
-
-def presigned_audio_url(
-    audio_uri: str, settings: Settings | None = None, expires_s: int | None = None
-) -> str:
-    """A short-lived GET URL of a call's recording, for the web app's audio player.
-
-    Only recordings are signed (raw-audio/ in the lake): transcripts and summaries hold PII the app
-    serves through its own access checks. The caller has already checked that its user may hear
-    this call. Raises ValueError for any other URI, and on a lake that is not in S3.
-    """
-    from callcare.config import get_settings
-    from callcare.core.lake import Lake
-
-    settings = settings or get_settings()
-    lake = Lake.from_settings(settings)
-    key = lake.key_from_uri(audio_uri)
-    if not key.startswith("raw-audio/") or ".." in key.split("/"):
-        raise ValueError("only recordings (raw-audio/) get presigned URLs")
-    return lake.presigned_url(key, expires_s or settings.presign_expiry_s)
