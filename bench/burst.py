@@ -22,10 +22,10 @@ import wave
 from collections import Counter
 from pathlib import Path
 
-from callcare.dev.consistency import check
 from callcare.core.lake import Lake
-from callcare.pools import LOCAL_STT_POOL
+from callcare.dev.consistency import check
 from callcare.dev.samples import write_load_test_recording
+from callcare.names import LOCAL_STT_POOL
 from stackbench import corpus_ids, percentile, render, running_stack, timings, wait_all_terminal
 
 INSTANT = {"CALLCARE_STT_ENGINE": "instant", "CALLCARE_SUMMARY_BACKEND": "instant"}

@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from callcare.transcription.audio import decode_audio
 from callcare.config import Settings
-from callcare.summarization.base import get_backend
+from callcare.summarization.choose import get_backend
+from callcare.transcription.audio import decode_audio
 from callcare.transcription.engines import get_engine
 from callcare.transcription.metrics import compute_metrics
 from callcare.transcription.roles import assign_roles

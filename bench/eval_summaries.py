@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
 from callcare.config import get_settings  # noqa: E402
-from callcare.summarization.base import SummaryFailed, SummaryTransientError, get_backend  # noqa: E402
+from callcare.core.transcript import Transcript, Turn  # noqa: E402
+from callcare.summarization.base import SummaryFailed, SummaryTransientError
+from callcare.summarization.choose import get_backend  # noqa: E402
 from callcare.summarization.offline.spoken_numbers import normalize_numbers  # noqa: E402
 from callcare.summarization.schema import SummaryInvalid, validate_summary  # noqa: E402
-from callcare.core.transcript import Transcript, Turn  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "dialogues.json"
 # corpus category -> schema category. The schema's list is a general customer-care taxonomy that

@@ -24,8 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "plugins"))
 
-from callcare.dev.local_stack import AirflowStack, airflow_bin  # noqa: E402
 from callcare.core.registry import Registry  # noqa: E402
+from callcare.dev.local_stack import AirflowStack, airflow_bin  # noqa: E402
 from callcare.status import TERMINAL  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"

@@ -41,10 +41,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
-from callcare.transcription.audio import decode_audio  # noqa: E402
 from callcare.config import get_settings  # noqa: E402
-from callcare.transcription.engines import OfflineEngine, get_engine  # noqa: E402
 from callcare.core.transcript import Transcript  # noqa: E402
+from callcare.transcription.audio import decode_audio  # noqa: E402
+from callcare.transcription.engines import OfflineEngine, get_engine  # noqa: E402
 from callcare.transcription.roles import assign_roles  # noqa: E402
 
 CORPUS_DIR = ROOT.parent / "shared" / "corpus"

@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(REPO / "plugins"))
     sys.path.insert(0, str(REPO / "bench"))
-    from callcare.warehouse import dbt as warehouse
     from callcare.config import Settings
+    from callcare.warehouse import dbt as warehouse
     from generate_calls import generate, write
 
     work = Path(tempfile.mkdtemp(prefix="callcare-bench-"))

@@ -3,7 +3,7 @@
 Each run sends the registry's unpublished alert events in order and marks each one sent, so an SNS
 outage only delays alerts. Message attributes (status, severity, sentiment, escalated, resolved,
 category) are there for subscription filter policies; the rules behind severity are in
-plugins/callcare/alerts.py. The local profile has no topic, so the DAG is not defined there.
+plugins/callcare/steps/alerts.py. The local profile has no topic, so the DAG is not defined there.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
-from callcare import airflow_tasks as steps
-from callcare.config import get_settings
+from callcare.dag_tasks import alerts as tasks
 
-if get_settings().profile == "aws":
+if tasks.parse_settings().profile == "aws":
 
     @dag(
-        dag_id=steps.ALERTS_DAG_ID,
+        dag_id=tasks.ALERTS_DAG_ID,
         schedule=timedelta(seconds=30),
         start_date=datetime(2026, 1, 1),
         catchup=False,
@@ -30,7 +29,7 @@ if get_settings().profile == "aws":
     def callcare_alerts() -> None:
         @task(execution_timeout=timedelta(minutes=5))
         def publish_alerts() -> dict[str, int]:
-            return steps.publish_alerts()
+            return tasks.publish_alerts()
 
         publish_alerts()
 

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
-from callcare import airflow_tasks as steps
+from callcare.dag_tasks import ingest as tasks
 
 
 @dag(
-    dag_id=steps.INGEST_DAG_ID,
+    dag_id=tasks.INGEST_DAG_ID,
     schedule=timedelta(seconds=30),
     start_date=datetime(2026, 1, 1),
     catchup=False,
@@ -27,23 +27,23 @@ def callcare_ingest() -> None:
     @task
     def land_new_recordings() -> dict[str, int]:
         # the inbox folder on the local profile, the Google Drive folder on aws
-        return steps.land_new_recordings()
+        return tasks.land_new_recordings()
 
     @task
     def calls_to_start(_landed: dict[str, int]) -> list[dict]:
-        return steps.calls_to_start()
+        return tasks.calls_to_start()
 
     starts = calls_to_start(land_new_recordings())
     triggered = TriggerDagRunOperator.partial(
         task_id="start_processing",
-        trigger_dag_id=steps.PROCESS_DAG_ID,
+        trigger_dag_id=tasks.PROCESS_DAG_ID,
         skip_when_already_exists=True,
         wait_for_completion=False,
     ).expand_kwargs(starts)
 
     @task(trigger_rule="none_failed")
     def mark_started(starts: list[dict]) -> int:
-        return steps.mark_started(starts)
+        return tasks.mark_started(starts)
 
     triggered >> mark_started(starts)
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, task
-from callcare import airflow_tasks as steps
-from callcare.config import get_settings
-from callcare.warehouse.dbt import summaries_asset
+from callcare.dag_tasks import process as tasks
 
-SETTINGS = get_settings()  # the profile decides the shape; it comes from the environment
+SETTINGS = tasks.parse_settings()  # the profile decides the shape; it comes from the environment
 
 
 @dag(
-    dag_id=steps.PROCESS_DAG_ID,
+    dag_id=tasks.PROCESS_DAG_ID,
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
@@ -30,7 +28,7 @@ SETTINGS = get_settings()  # the profile decides the shape; it comes from the en
         "retries": 2,
         "retry_delay": timedelta(seconds=15),
         "retry_exponential_backoff": True,
-        "on_failure_callback": steps.mark_call_failed,
+        "on_failure_callback": tasks.mark_call_failed,
     },
     render_template_as_native_obj=True,
     doc_md=__doc__,
@@ -38,37 +36,37 @@ SETTINGS = get_settings()  # the profile decides the shape; it comes from the en
 def callcare_process_call() -> None:
     aws = SETTINGS.profile == "aws"
 
-    @task(pool=steps.LOCAL_STT_POOL, execution_timeout=timedelta(minutes=30))
+    @task(pool=tasks.LOCAL_STT_POOL, execution_timeout=timedelta(minutes=30))
     def transcribe(params: dict | None = None) -> dict:
-        return steps.run_step("transcribe", params["call_id"])
+        return tasks.transcribe(params["call_id"])
 
     @task(multiple_outputs=True, execution_timeout=timedelta(minutes=10))
     def prepare_transcription(params: dict | None = None) -> dict:
-        return steps.prepare_transcription(params["call_id"])
+        return tasks.prepare_transcription(params["call_id"])
 
     @task(execution_timeout=timedelta(minutes=10))
     def read_transcript(job: dict, params: dict | None = None) -> dict:
-        return steps.finish_transcription(params["call_id"], job)
+        return tasks.read_transcript(params["call_id"], job)
 
-    @task(pool=steps.BEDROCK_POOL if aws else None, execution_timeout=timedelta(minutes=10))
+    @task(pool=tasks.BEDROCK_POOL if aws else None, execution_timeout=timedelta(minutes=10))
     def summarize(transcribed: dict) -> dict:
-        return steps.run_step("summarize", transcribed["call_id"])
+        return tasks.summarize(transcribed["call_id"])
 
-    @task(execution_timeout=timedelta(minutes=10), outlets=[summaries_asset()])
+    @task(execution_timeout=timedelta(minutes=10), outlets=[tasks.summaries_asset()])
     def publish(summarized: dict) -> dict:
-        return steps.run_step("publish", summarized["call_id"])
+        return tasks.publish(summarized["call_id"])
 
     if not aws:
         publish(summarize(transcribe()))
         return
 
-    from callcare.steps.amazon_transcribe import CallTranscribeOperator
+    from callcare.tasks.amazon_transcribe import CallTranscribeOperator
 
     prepared = prepare_transcription()
     poll_s = max(1, SETTINGS.transcribe_poll_interval_s)
     job = CallTranscribeOperator(
         task_id="transcribe",
-        pool=steps.TRANSCRIBE_POOL,
+        pool=tasks.TRANSCRIBE_POOL,
         deferrable=True,
         aws_conn_id=SETTINGS.aws_conn_id,
         call_id=prepared["call_id"],

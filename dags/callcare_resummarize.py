@@ -5,7 +5,7 @@ An empty prompt version or backend means the configured one. One mapped task per
 the Bedrock pool. A call whose summary fails for good fails its own mapped task (visible in the
 grid) and no other; `report` runs whatever happened, logs the counts and each failed call's
 reason, and fails the run when any call failed. What is kept and what is replaced:
-plugins/callcare/resummarize.py.
+plugins/callcare/steps/resummarize.py.
 """
 
 from __future__ import annotations
@@ -13,15 +13,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, task
-from callcare.steps import resummarize as rs
-from callcare.pools import BEDROCK_POOL
-from callcare.summarization.base import BACKENDS
+from callcare.dag_tasks import resummarize as tasks
 
-DATE_PARAM = {"type": ["null", "string"], "format": "date", "pattern": rs.DATE_PATTERN}
+DATE_PARAM = {"type": ["null", "string"], "format": "date", "pattern": tasks.DATE_PATTERN}
 
 
 @dag(
-    dag_id=rs.DAG_ID,
+    dag_id=tasks.RESUMMARIZE_DAG_ID,
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
@@ -35,11 +33,11 @@ DATE_PARAM = {"type": ["null", "string"], "format": "date", "pattern": rs.DATE_P
         "prompt_version": Param(
             None,
             type=["null", "string"],
-            pattern=rs.PROMPT_VERSION_PATTERN,
+            pattern=tasks.PROMPT_VERSION_PATTERN,
             description="e.g. v2 (empty: the configured version)",
         ),
         "backend": Param(
-            None, type=["null", "string"], enum=[None, *BACKENDS], description="empty: the configured one"
+            None, type=["null", "string"], enum=[None, *tasks.BACKENDS], description="empty: the configured one"
         ),
         "make_current": Param(
             False,
@@ -57,15 +55,15 @@ DATE_PARAM = {"type": ["null", "string"], "format": "date", "pattern": rs.DATE_P
 def callcare_resummarize() -> None:
     @task
     def select_calls(params: dict | None = None) -> list[str]:
-        return rs.task_select(params or {})
+        return tasks.select_calls(params or {})
 
-    @task(task_id=rs.RESUMMARIZE_TASK_ID, pool=BEDROCK_POOL, execution_timeout=timedelta(minutes=10))
+    @task(task_id=tasks.RESUMMARIZE_TASK_ID, pool=tasks.BEDROCK_POOL, execution_timeout=timedelta(minutes=10))
     def resummarize_call(call_id: str, params: dict | None = None) -> dict:
-        return rs.task_resummarize(call_id, params or {})
+        return tasks.resummarize_call(call_id, params or {})
 
     @task(trigger_rule="all_done")
     def report(call_ids: list[str] | None, outcomes: list[dict]) -> dict:
-        return rs.task_report(call_ids, outcomes)
+        return tasks.report(call_ids, outcomes)
 
     call_ids = select_calls()
     report(call_ids, resummarize_call.expand(call_id=call_ids))

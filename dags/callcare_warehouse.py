@@ -15,17 +15,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
-from callcare.warehouse import dbt as warehouse
-from callcare.config import get_settings
+from callcare.dag_tasks import warehouse as tasks
 from cosmos import DbtTaskGroup
 
-settings = get_settings()
+settings = tasks.parse_settings()
 
 
 @dag(
-    dag_id=warehouse.WAREHOUSE_DAG_ID,
+    dag_id=tasks.WAREHOUSE_DAG_ID,
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("30 2 * * *", timezone="UTC"), assets=warehouse.summaries_asset()
+        timetable=CronTriggerTimetable("30 2 * * *", timezone="UTC"), assets=tasks.summaries_asset()
     ),
     start_date=datetime(2026, 1, 1),
     catchup=False,
@@ -46,13 +45,13 @@ def callcare_warehouse() -> None:
         mode="reschedule",
     )
     def settle() -> bool:
-        return warehouse.task_settle(get_current_context()["dag_run"].start_date)
+        return tasks.settle(get_current_context()["dag_run"].start_date)
 
-    dbt = DbtTaskGroup(group_id="dbt", **warehouse.cosmos_kwargs(settings))
+    dbt = DbtTaskGroup(group_id="dbt", **tasks.cosmos_kwargs(settings))
 
-    @task(outlets=[warehouse.marts_asset()])
+    @task(outlets=[tasks.marts_asset()])
     def marts_built() -> dict[str, str]:
-        return warehouse.task_marts_built()
+        return tasks.marts_built()
 
     settle() >> dbt >> marts_built()
 

@@ -55,9 +55,10 @@ def callcare_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
 @pytest.fixture
 def ctx(callcare_home: Path):
-    from callcare.steps.process import Context
+    from callcare.config import get_settings
+    from callcare.core.context import Context
 
-    context = Context.create()
+    context = Context.create(get_settings())
     context.registry.create_schema()
     return context
 
@@ -66,12 +67,13 @@ def ctx(callcare_home: Path):
 def instant_ctx(callcare_home: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh home with the instant engine and backend: the pipeline minus recognition."""
     from callcare.config import reset_settings
-    from callcare.steps.process import Context
+    from callcare.config import get_settings
+    from callcare.core.context import Context
 
     monkeypatch.setenv("CALLCARE_STT_ENGINE", "instant")
     monkeypatch.setenv("CALLCARE_SUMMARY_BACKEND", "instant")
     reset_settings()
-    context = Context.create()
+    context = Context.create(get_settings())
     context.registry.create_schema()
     return context
 

@@ -1,8 +1,9 @@
 """The one settings object: every backend choice and location comes from here.
 
 Values are read from environment variables named CALLCARE_*; inside Airflow tasks the Variable
-`callcare_settings` (a JSON object of field names, e.g. {"gdrive_folder_id": "..."}) overrides them
-through `Settings.from_airflow()`. Nothing else in the package reads the environment.
+`callcare_settings` (a JSON object of field names, e.g. {"gdrive_folder_id": "..."}) and the
+registry's connection override them through `callcare.hooks.settings.task_settings()`, the one
+task-side entry. Nothing else in the package reads the environment.
 """
 
 from __future__ import annotations
@@ -180,42 +181,6 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         return cls.from_mapping(os.environ)
-
-    @classmethod
-    def from_airflow(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """The environment, overridden by the Airflow Variable `callcare_settings`, inside a task.
-
-        One Variable holding a JSON object ({"gdrive_folder_id": "...", ...}) rather than one per
-        field: on MWAA every Variable lookup is a Secrets Manager call, and a task reads settings
-        once. The profile is not overridable (the DAG files pick their shape from the environment
-        at parse time, and a task must agree with them). `registry_conn_id`, when set, turns the
-        registry's Airflow connection into `registry_url`, so its password never sits in the
-        environment. Only call it from Airflow task code.
-        """
-        import json
-
-        from callcare.dag_tasks.settings import registry_url_from_connection, settings_variable
-
-        values = dict(os.environ if env is None else env)
-        overrides = settings_variable()
-        if overrides:
-            if not isinstance(overrides, dict):
-                raise ValueError("the Airflow Variable callcare_settings must hold a JSON object")
-            names = {f.name for f in fields(cls)}
-            for name, value in overrides.items():
-                if name not in names or name == "profile":
-                    raise ValueError(f"callcare_settings: {name!r} is not a setting it may change")
-                key = f"CALLCARE_{name.upper()}"
-                if value is None:  # null: back to the default
-                    values.pop(key, None)
-                else:
-                    values[key] = value if isinstance(value, str) else json.dumps(value)
-        settings = cls.from_mapping(values)
-        if settings.registry_conn_id:
-            settings = settings.with_overrides(
-                registry_url=registry_url_from_connection(settings.registry_conn_id)
-            )
-        return settings
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

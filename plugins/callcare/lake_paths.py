@@ -1,12 +1,17 @@
-"""The lake layout of DESIGN.md, in one place."""
+"""The lake layout of DESIGN.md, in one place: every lake key is made here.
+
+Depends on nothing but `callcare.names`, so the web app, infra and tests can import it.
+"""
 
 from __future__ import annotations
 
 import re
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-TABLES = ("calls", "turns", "summaries", "metrics", "status_events")
-_PROMPT_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]{0,15}$")
+from callcare.names import DATE_PATTERN, LAKE_TABLES, PROMPT_VERSION_PATTERN
+
+_DATE = re.compile(DATE_PATTERN)
+TABLES = LAKE_TABLES
+_PROMPT_VERSION = re.compile(PROMPT_VERSION_PATTERN)
 
 
 def _check_date(call_date: str) -> str:

@@ -18,13 +18,13 @@ from pathlib import Path
 import boto3
 import pyarrow as pa
 import pytest
-from callcare.steps.alerts import Alert, Facts, SnsPublisher, build_alert, publish_pending, severity
 from callcare.config import Settings
-from callcare.core.lake import Lake
-from callcare.core.lake_s3 import presigned_audio_url
-from callcare.steps.process import CallFailed, Context
+from callcare.core.context import CallFailed, Context
+from callcare.core.lake import Lake, presigned_audio_url
 from callcare.core.registry import NewCall, Registry
+from callcare.hooks.settings import task_settings
 from callcare.status import CallStatus
+from callcare.steps.alerts import Alert, Facts, SnsPublisher, build_alert, publish_pending, severity
 
 from aws.conftest import REGION
 from aws.fake_aws import FakeTranscribe, transcribe_output
@@ -136,18 +136,18 @@ def test_a_stream_becomes_a_multipart_object_only_when_it_completes(ctx, s3, buc
 def test_presigned_audio_urls_play_without_credentials(ctx, settings):
     audio = tone_wav(0.2)
     uri = ctx.lake.put_bytes("raw-audio/2026-09-10/c-2.wav", audio)
-    url = presigned_audio_url(uri, settings, expires_s=60)
+    url = presigned_audio_url(Lake.from_settings(settings), uri, 60)
     assert "X-Amz-Signature=" in url and "X-Amz-Expires=60" in url
     with urllib.request.urlopen(url, timeout=10) as response:  # no credentials of its own
         assert response.read() == audio
         assert response.headers["Content-Type"] == "audio/wav"
     transcript = ctx.lake.put_json("transcripts/2026-09-10/c-2-transcript.json", {})
     with pytest.raises(ValueError, match="only recordings"):
-        presigned_audio_url(transcript, settings)
+        presigned_audio_url(Lake.from_settings(settings), transcript, 60)
     with pytest.raises(ValueError, match="not in the lake"):
-        presigned_audio_url("s3://another-bucket/raw-audio/x.wav", settings)
+        presigned_audio_url(Lake.from_settings(settings), "s3://another-bucket/raw-audio/x.wav", 60)
     with pytest.raises(ValueError):
-        presigned_audio_url(uri, settings, expires_s=7 * 24 * 3600)
+        presigned_audio_url(Lake.from_settings(settings), uri, 7 * 24 * 3600)
 
 
 def test_a_local_lake_is_unchanged(tmp_path):
@@ -236,7 +236,8 @@ def fake_transcribe(moto_server):
 
 def test_transcribe_operator_then_our_transcript(ctx, fake_transcribe, monkeypatch, moto_server):
     """prepare → the real operator against the fake Transcribe → finish: roles by channel."""
-    from callcare.steps.amazon_transcribe import CallTranscribeOperator, finish_transcription, prepare_transcription
+    from callcare.operators.transcribe import TranscribeCallOperator as CallTranscribeOperator
+    from callcare.steps.amazon_transcribe import finish_transcription, prepare_transcription
 
     audio = tone_wav(1.0, channels=2)
     fake_transcribe.recordings[__import__("hashlib").sha256(audio).hexdigest()] = REF
@@ -436,7 +437,7 @@ def test_settings_from_the_airflow_variable_and_the_registry_connection(monkeypa
         "extra": {"sslmode": "require"},
     }
     monkeypatch.setenv("AIRFLOW_CONN_CALLCARE_REGISTRY", json.dumps(conn))
-    settings = Settings.from_airflow()
+    settings = task_settings()
     assert settings.gdrive_folder_id == "from-variable" and settings.gdrive_max_files_per_poll == 7
     from sqlalchemy.engine import make_url
 
@@ -451,10 +452,10 @@ def test_settings_from_the_airflow_variable_and_the_registry_connection(monkeypa
 
     monkeypatch.setenv("AIRFLOW_VAR_CALLCARE_SETTINGS", json.dumps({"profile": "local"}))
     with pytest.raises(ValueError, match="profile"):
-        Settings.from_airflow()
+        task_settings()
     monkeypatch.setenv("AIRFLOW_VAR_CALLCARE_SETTINGS", json.dumps({"no_such_setting": 1}))
     with pytest.raises(ValueError, match="no_such_setting"):
-        Settings.from_airflow()
+        task_settings()
 
 
 def test_the_drive_key_comes_from_secrets_manager(moto_server, tmp_path):

@@ -28,8 +28,8 @@ import psycopg2
 import pytest
 from callcare.config import Settings
 from callcare.core.lake import Lake
-from callcare.dev.local_stack import AirflowStack
 from callcare.core.registry import Registry
+from callcare.dev.local_stack import AirflowStack
 from callcare.status import TERMINAL
 
 from aws.conftest import REGION

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from callcare.steps.alerts import build_alert
 from callcare.core.lake_s3 import MIN_PART_BYTES, S3Objects, content_type_for, split_endpoint
 from callcare.sources.gdrive import error_reason, parse_time
+from callcare.steps.alerts import build_alert
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,9 @@ from urllib.error import HTTPError
 
 import pytest
 from callcare.config import Settings
-from callcare.ids import call_id_from_source
 from callcare.core.lake import Lake
 from callcare.core.registry import Registry
+from callcare.ids import call_id_from_source
 from callcare.sources.cursor import CursorStore
 from callcare.sources.gdrive import (
     DriveAccessError,

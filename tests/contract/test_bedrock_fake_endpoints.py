@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 from callcare.config import Settings
-from callcare.summarization.base import SummaryFailed, SummaryTransientError, get_backend
+from callcare.core.transcript import Transcript, Turn
+from callcare.summarization.base import SummaryFailed, SummaryTransientError
 from callcare.summarization.bedrock import BedrockBackend, parse_response_body
+from callcare.summarization.choose import get_backend
 from callcare.summarization.llm_common import Backoff, Conversation
 from callcare.summarization.openai_compat import OpenAICompatBackend
-from callcare.core.transcript import Transcript, Turn
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "bedrock"
 HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"

@@ -21,7 +21,6 @@ from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.stub import Stubber
 from callcare.config import Settings
-from callcare.operators.transcribe import TranscribeCallOperator, TranscriptionJobCompletedTrigger
 from callcare.hooks.transcribe import (
     TranscribeHook,
     TranscriptionJobConflict,
@@ -29,6 +28,7 @@ from callcare.hooks.transcribe import (
     build_job_request,
     job_name_for,
 )
+from callcare.operators.transcribe import TranscribeCallOperator, TranscriptionJobCompletedTrigger
 from moto import mock_aws
 
 REGION = "eu-west-1"

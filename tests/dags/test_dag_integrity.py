@@ -26,7 +26,7 @@ def test_every_dag_is_tagged_and_every_task_retries(dagbag) -> None:
 
 
 def test_processing_runs_one_call_and_bounds_speech_to_text(dagbag) -> None:
-    from callcare.pools import LOCAL_STT_POOL
+    from callcare.names import LOCAL_STT_POOL
 
     dag = dagbag.dags["callcare_process_call"]
     assert dag.schedule is None  # started by the ingest DAG, one run per call

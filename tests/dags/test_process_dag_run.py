@@ -6,7 +6,7 @@ from pathlib import Path
 import jsonschema
 import pyarrow.parquet as pq
 import pytest
-from callcare.steps.process import Context
+from callcare.core.context import Context
 from callcare.sources.inbox import ingest_inbox
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,16 +9,17 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from callcare.steps import process as pipeline
-from callcare.lake_paths import raw_audio_key, summary_key, table_key, transcript_key
-from callcare.steps.process import Context
-from callcare.pools import BEDROCK_POOL
+from callcare.core.context import Context
 from callcare.core.registry import NewCall
-from callcare.steps.resummarize import COUNTS_XCOM_KEY, DAG_ID, FAILURE_XCOM_KEY, RESUMMARIZE_TASK_ID
+from callcare.core.transcript import Transcript, Turn
+from callcare.dag_tasks.resummarize import COUNTS_XCOM_KEY, FAILURE_XCOM_KEY, RESUMMARIZE_TASK_ID
+from callcare.lake_paths import raw_audio_key, summary_key, table_key, transcript_key
+from callcare.names import BEDROCK_POOL
+from callcare.names import RESUMMARIZE_DAG_ID as DAG_ID
 from callcare.status import CallStatus
+from callcare.steps import process as pipeline
 from callcare.summarization import schema
 from callcare.transcription.metrics import compute_metrics
-from callcare.core.transcript import Transcript, Turn
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-09-14"

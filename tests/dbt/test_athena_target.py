@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 
 import pytest
-from callcare.warehouse import dbt as warehouse
 from callcare.config import Settings
+from callcare.warehouse import dbt as warehouse
 
 # DuckDB spellings that Athena (Trino) rejects or reads differently; each has a dispatched macro
 DUCKDB_ONLY = {

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from callcare.warehouse import dbt as warehouse
 from callcare.config import Settings
-from callcare.lake_paths import table_key
 from callcare.core.tables import summaries_table
+from callcare.lake_paths import table_key
+from callcare.warehouse import dbt as warehouse
 
 pytestmark = pytest.mark.audio
 

@@ -23,14 +23,14 @@ def test_the_warehouse_dag_runs_dbt_build_through_cosmos(
     airflow_db, pipeline_home: Path, home_env, sql, tmp_path: Path
 ) -> None:
     from airflow.sdk import AssetOrTimeSchedule
-    from callcare.warehouse import dbt as warehouse
+    from callcare import names
 
     marts = tmp_path / "dag.duckdb"
     home_env(pipeline_home, warehouse_quiet_s="0", warehouse_path=str(marts))
     dag = warehouse_dag()
 
     assert isinstance(dag.timetable, AssetOrTimeSchedule) or isinstance(dag.schedule, AssetOrTimeSchedule)
-    assert warehouse.SUMMARIES_ASSET_URI in repr(dag.schedule)
+    assert names.SUMMARIES_ASSET_URI in repr(dag.schedule)
     assert dag.max_active_runs == 1 and dag.max_active_tasks == 1  # one DuckDB writer
     assert {"callcare", "warehouse"} <= set(dag.tags)
     task_ids = {t.task_id for t in dag.tasks}

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from callcare.dev.consistency import check
 from callcare.core.lake import Lake
-from callcare.dev.local_stack import AirflowStack
 from callcare.core.registry import Registry
+from callcare.dev.consistency import check
+from callcare.dev.local_stack import AirflowStack
 from callcare.dev.samples import write_load_test_recording
 from callcare.status import TERMINAL, CallStatus
 

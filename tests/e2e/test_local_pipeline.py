@@ -12,8 +12,8 @@ import jsonschema
 import pyarrow.parquet as pq
 import pytest
 from callcare.core.lake import Lake
-from callcare.dev.local_stack import AirflowStack
 from callcare.core.registry import Registry
+from callcare.dev.local_stack import AirflowStack
 from callcare.status import TERMINAL
 
 REPO = Path(__file__).resolve().parents[2]

@@ -38,17 +38,19 @@ from airflow.sdk.exceptions import AirflowFailException
 from aws.conftest import REGION
 from aws.fake_aws import FakeBedrock, FakeTranscribe
 from aws.fake_drive import FakeDrive
-from callcare import airflow_tasks
 from callcare.config import reset_settings
+from callcare.core.context import MAX_REASON, Context
+from callcare.core.transcript import Transcript
+from callcare.dag_tasks import ingest as ingest_tasks
+from callcare.dag_tasks import process as process_tasks
+from callcare.hooks.settings import task_settings
+from callcare.hooks.transcribe import TranscriptionJobFailed
 from callcare.lake_paths import table_key
-from callcare.steps.process import MAX_REASON, Context
 from callcare.sources.cursor import CursorStore
 from callcare.sources.gdrive import DEFAULT_RETRIES
 from callcare.summarization.base import SummaryTransientError
 from callcare.summarization.instant import InstantBackend
 from callcare.summarization.llm_common import Backoff
-from callcare.core.transcript import Transcript
-from callcare.hooks.transcribe import TranscriptionJobFailed
 from testsupport import REPO, dialogues
 
 HOUR = 3600
@@ -155,7 +157,7 @@ def local(callcare_home: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     reset_settings()
-    ctx = Context.create(airflow_tasks.task_settings())
+    ctx = Context.create(task_settings())
     ctx.settings.inbox_dir.mkdir(parents=True)
     return ctx
 
@@ -169,8 +171,8 @@ def drop(ctx: Context, name: str, data: bytes) -> None:
 
 def land() -> tuple[dict[str, int], set[str]]:
     """The ingest DAG's tasks: what landed, and the calls it would start processing."""
-    counts = airflow_tasks.land_new_recordings()
-    return counts, {start["conf"]["call_id"] for start in airflow_tasks.calls_to_start()}
+    counts = ingest_tasks.land_new_recordings()
+    return counts, {start["conf"]["call_id"] for start in ingest_tasks.calls_to_start()}
 
 
 def calls_by_file(ctx: Context) -> dict[str, dict[str, Any]]:
@@ -180,11 +182,11 @@ def calls_by_file(ctx: Context) -> dict[str, dict[str, Any]]:
 
 def process(call_id: str) -> str | None:
     """The local processing DAG's tasks in order: the step that failed the call for good, or None."""
-    for step in ("transcribe", "summarize", "publish"):
+    for step in (process_tasks.transcribe, process_tasks.summarize, process_tasks.publish):
         try:
-            airflow_tasks.run_step(step, call_id)
+            step(call_id)
         except AirflowFailException:  # CallFailed: no retry, the call is FAILED with the reason
-            return step
+            return step.__name__
     return None
 
 
@@ -503,14 +505,14 @@ def test_a_throttling_storm_ends_failed_with_bounded_retries(
     monkeypatch.setattr(random, "uniform", no_wait)
     name, data = f"{DAY}_busy-day.wav", talk_wav(530.0)
     bad_id, good_id = land_pair(local, name, data)
-    airflow_tasks.run_step("transcribe", bad_id)
+    process_tasks.transcribe(bad_id)
     bedrock.fail_next(
         429, "ThrottlingException", "Too many requests, please wait before trying again.", 10**6
     )
     tries = process_dag.get_task("summarize").retries + 1
     for _ in range(tries):
         with pytest.raises(SummaryTransientError, match="ThrottlingException") as raised:
-            airflow_tasks.run_step("summarize", bad_id)
+            process_tasks.summarize(bad_id)
         # transient: Airflow retries the task, the call is not FAILED yet
         assert local.registry.get(bad_id)["status"] == "SUMMARIZING"
     on_failure(process_dag, "summarize", bad_id, raised.value)
@@ -565,7 +567,7 @@ def aws(
         monkeypatch.setenv(key, value)
     reset_settings()
     yield SimpleNamespace(
-        ctx=Context.create(airflow_tasks.task_settings()),
+        ctx=Context.create(task_settings()),
         drive=fake_drive,
         folder=folder,
         transcribe=transcribe,
@@ -589,9 +591,9 @@ SPOKEN = {  # what the fake Transcribe "hears" in the good recording
 
 def transcribe_task(call_id: str, prepared: dict[str, Any]) -> dict[str, str]:
     """The DAG's transcribe task (its synchronous wait; the deferred one ends in the same checks)."""
-    from callcare.steps.amazon_transcribe import CallTranscribeOperator
+    from callcare.operators.transcribe import TranscribeCallOperator as CallTranscribeOperator
 
-    settings = airflow_tasks.task_settings()
+    settings = task_settings()
     operator = CallTranscribeOperator(
         task_id="transcribe",
         aws_conn_id=settings.aws_conn_id,
@@ -615,7 +617,7 @@ def test_a_failed_transcribe_job_fails_its_call_alone(aws: SimpleNamespace, proc
     bad_id, good_id = calls[f"{DAY}_refused.wav"]["call_id"], calls[GOOD]["call_id"]
     assert started == {bad_id, good_id}
 
-    prepared = airflow_tasks.prepare_transcription(bad_id)
+    prepared = process_tasks.prepare_transcription(bad_id)
     tries = process_dag.default_args["retries"] + 1
     for _ in range(tries):
         with pytest.raises(TranscriptionJobFailed) as raised:
@@ -625,10 +627,10 @@ def test_a_failed_transcribe_job_fails_its_call_alone(aws: SimpleNamespace, proc
     operations = [operation for operation, _ in aws.transcribe.requests]
     assert operations.count("DeleteTranscriptionJob") == tries - 1
 
-    job = transcribe_task(good_id, airflow_tasks.prepare_transcription(good_id))
-    airflow_tasks.finish_transcription(good_id, job)
-    airflow_tasks.run_step("summarize", good_id)
-    airflow_tasks.run_step("publish", good_id)
+    job = transcribe_task(good_id, process_tasks.prepare_transcription(good_id))
+    process_tasks.read_transcript(good_id, job)
+    process_tasks.summarize(good_id)
+    process_tasks.publish(good_id)
 
     failed = ctx.registry.get(bad_id)
     assert failed["status"] == "FAILED"
@@ -685,7 +687,7 @@ def test_a_drive_403_gives_one_file_up_with_its_reason_and_lands_the_rest(
     assert pending(ctx) == {}
     calls = calls_by_file(ctx)
     assert set(calls) == {GOOD, later}
-    assert {start["conf"]["call_id"] for start in airflow_tasks.calls_to_start()} == {
+    assert {start["conf"]["call_id"] for start in ingest_tasks.calls_to_start()} == {
         c["call_id"] for c in calls.values()
     }
     assert ctx.lake.list_keys("raw-audio") == sorted(

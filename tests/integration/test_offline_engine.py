@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from callcare.transcription.audio import decode_audio
 from callcare.config import Settings
+from callcare.core.transcript import AGENT, CUSTOMER, Transcript
+from callcare.transcription.audio import decode_audio
 from callcare.transcription.engines import get_engine
 from callcare.transcription.metrics import CallMetrics, compute_metrics, merge
-from callcare.core.transcript import AGENT, CUSTOMER, Transcript
 from callcare.transcription.roles import assign_roles
 
 REPO = Path(__file__).resolve().parents[2]

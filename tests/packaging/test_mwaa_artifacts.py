@@ -71,7 +71,7 @@ def test_plugins_zip_has_the_package_at_its_root(artifacts: Path):
     with zipfile.ZipFile(artifacts / "plugins.zip") as archive:
         names = archive.namelist()
     assert ".airflowignore" in names  # keeps Airflow from loading the package's modules as plugins
-    assert "callcare/__init__.py" in names and "callcare/pipeline.py" in names
+    assert "callcare/__init__.py" in names and "callcare/steps/process.py" in names
     assert all(n == ".airflowignore" or n.startswith("callcare/") for n in names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     packaged = {n for n in names if n.endswith(".py")}

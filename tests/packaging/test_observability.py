@@ -1,4 +1,4 @@
-"""callcare.core.observability: the same metric reaches StatsD (Airflow's stats client), CloudWatch (moto),
+"""callcare.observability: the same metric reaches StatsD (Airflow's stats client), CloudWatch (moto),
 or a structured log line, depending on what is configured."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import logging
 import socket
 
 import pytest
-from callcare.core import observability as obs
+from callcare import observability as obs
 
 
 @pytest.fixture(autouse=True)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from callcare import airflow_tasks, cli, pipeline
-from callcare.dev.consistency import check
-from callcare.lake_paths import raw_audio_key, table_key
-from callcare.steps.process import CallFailed, Context
+from callcare.core.context import CallFailed, Context
 from callcare.core.registry import call_events, calls
+from callcare.dev import cli
+from callcare.dev.consistency import check
 from callcare.dev.samples import write_load_test_recording
+from callcare.lake_paths import raw_audio_key, table_key
 from callcare.status import CallStatus
+from callcare.steps import ingest
+from callcare.steps import process as pipeline
 
 
 def land(ctx: Context, name: str, content: bytes | None = None, seed: int = 0) -> str:
@@ -19,7 +21,7 @@ def land(ctx: Context, name: str, content: bytes | None = None, seed: int = 0) -
     if content is None:
         content = write_load_test_recording(ctx.settings.home / name, seed=seed, seconds=4).read_bytes()
     drop_settled(ctx.settings.inbox_dir, name, content)
-    airflow_tasks.land_inbox(ctx)
+    ingest.land_inbox(ctx)
     return next(c["call_id"] for c in ctx.registry.list_calls() if c["source_ref"] == name)
 
 

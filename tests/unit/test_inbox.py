@@ -1,7 +1,7 @@
 import os
 from pathlib import Path
 
-from callcare.steps.process import Context
+from callcare.core.context import Context
 from callcare.sources.inbox import call_date_for, ingest_inbox
 
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from callcare.steps import process as pipeline
-from callcare.steps.process import CallFailed, Context
+from callcare.core.context import CallFailed, Context
 from callcare.sources.inbox import ingest_inbox
+from callcare.steps import process as pipeline
 from callcare.summarization.schema import validate_summary
 
 

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from callcare.transcription.metrics import BRIDGE_S, CallMetrics, compute_metrics, merge
 from callcare.core.transcript import Transcript, Turn, Word
+from callcare.transcription.metrics import BRIDGE_S, CallMetrics, compute_metrics, merge
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 

@@ -8,18 +8,19 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from callcare.steps import process as pipeline
-from callcare.steps import resummarize as rs
+from callcare.core.context import Context
+from callcare.core.registry import CallNotFound, NewCall
+from callcare.core.transcript import Transcript, Turn
+from callcare.dag_tasks.resummarize import summarize_outcomes
 from callcare.dev.cli import main
 from callcare.lake_paths import raw_audio_key, summary_key, table_key, transcript_key
-from callcare.steps.process import Context
-from callcare.core.registry import CallNotFound, NewCall
 from callcare.status import CallStatus
+from callcare.steps import process as pipeline
+from callcare.steps import resummarize as rs
 from callcare.summarization import schema
 from callcare.summarization.base import SummaryFailed, SummaryResult, SummaryTransientError
 from callcare.summarization.offline.analyzer import analyze
 from callcare.transcription.metrics import compute_metrics
-from callcare.core.transcript import Transcript, Turn
 
 DIALOGUE = [
     ("agent", "Thank you for calling Northwind Energy, this is Maria. How can I help you today?"),
@@ -348,7 +349,7 @@ def test_table_key_versions_only_the_summaries_table() -> None:
 def test_the_report_counts_calls_that_left_no_outcome_as_failed() -> None:
     ok = {"call_id": "a", "ok": True, "current": True, "replaced": False}
     failure = {"call_id": "b", "ok": False, "reason": "summary failed: refused"}
-    counts, failed = rs.summarize_outcomes(["a", "b", "c"], [ok], [failure])
+    counts, failed = summarize_outcomes(["a", "b", "c"], [ok], [failure])
     assert counts == {"selected": 3, "ok": 1, "failed": 2, "made_current": 1, "replaced": 0}
     assert failed["b"] == "summary failed: refused"
     assert failed["c"].startswith("no outcome recorded")

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from callcare.core.transcript import Transcript, Turn
 from callcare.summarization.base import SummaryFailed, SummaryTransientError
 from callcare.summarization.llm_common import (
     END,
@@ -24,7 +25,6 @@ from callcare.summarization.llm_common import (
 )
 from callcare.summarization.pricing import PRICES, base_model_id, cost_usd, parse_price_overrides
 from callcare.summarization.schema import SummaryInvalid
-from callcare.core.transcript import Transcript, Turn
 
 SECRET = "my card is four one one one"  # transcript text that must never reach a log line
 

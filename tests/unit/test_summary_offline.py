@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from callcare.summarization.base import SummaryFailed, SummaryResult, get_backend
-from callcare.summarization.offline.analyzer import OfflineAnalyzer, analyze, assign_roles
-from callcare.summarization.schema import validate_summary
-from callcare.summarization.offline.text import third_person
 from callcare.core.transcript import Transcript, Turn
+from callcare.summarization.base import SummaryFailed, SummaryResult
+from callcare.summarization.choose import get_backend
+from callcare.summarization.offline.analyzer import OfflineAnalyzer, analyze, assign_roles
+from callcare.summarization.offline.text import third_person
+from callcare.summarization.schema import validate_summary
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "dialogues.json"
 pytestmark = pytest.mark.skipif(not CORPUS.is_file(), reason=f"dev corpus not found at {CORPUS}")

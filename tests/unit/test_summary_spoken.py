@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 from callcare.summarization.offline.spoken_ids import find_agent_id, find_customer_id, plausible_customer_id
-from callcare.summarization.offline.spoken_numbers import normalize_numbers, parse_cardinal, spoken_digits, words_to_number
+from callcare.summarization.offline.spoken_numbers import (
+    normalize_numbers,
+    parse_cardinal,
+    spoken_digits,
+    words_to_number,
+)
 
 
 @pytest.mark.parametrize(

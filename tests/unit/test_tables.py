@@ -11,11 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from botocore.validate import ParamValidator
-from callcare import glue_tables, lake_paths, warehouse
-from callcare.lake_paths import table_key
-from callcare.steps.process import Context
+from callcare import lake_paths, names
+from callcare.core import lake_rows
+from callcare.core.context import Context
 from callcare.core.registry import NewCall
-from callcare.status import CallStatus
 from callcare.core.tables import (
     LAKE_TABLES,
     PARTITION_KEY,
@@ -24,8 +23,12 @@ from callcare.core.tables import (
     metrics_table,
     status_events_table,
 )
-from callcare.transcription.metrics import compute_metrics
 from callcare.core.transcript import Transcript, Turn
+from callcare.lake_paths import table_key
+from callcare.status import CallStatus
+from callcare.transcription.metrics import compute_metrics
+from callcare.warehouse import dbt as warehouse
+from callcare.warehouse import glue_tables
 
 # The columns each table had when the warehouse was first built (issue 6), in order. Evolution
 # rules 1-2 (tables.py): a schema only grows at its end, so these stay a prefix of it, same types.
@@ -140,7 +143,7 @@ FIRST_RELEASE: dict[str, list[tuple[str, str]]] = {
 
 def test_every_lake_table_has_a_schema_and_a_path() -> None:
     assert set(LAKE_TABLES) == set(lake_paths.TABLES) == set(FIRST_RELEASE)
-    assert warehouse.LAKE_TABLE_NAMES == lake_paths.TABLES
+    assert names.LAKE_TABLES == lake_paths.TABLES
 
 
 @pytest.mark.parametrize("name", sorted(FIRST_RELEASE))
@@ -206,7 +209,7 @@ def test_a_failed_call_gets_its_calls_row_and_every_event(ctx: Context) -> None:
     ctx.registry.transition("c-f", CallStatus.TRANSCRIBING)
     ctx.registry.transition("c-f", CallStatus.FAILED, error_message="no speech was recognized")
 
-    assert warehouse.record_failed_call("c-f", Context(ctx.settings, ctx.lake, ctx.registry))
+    assert lake_rows.record_failed_call(ctx.lake, ctx.registry, "c-f")
 
     [call] = read(ctx, "calls", "c-f")
     assert (call["status"], call["error_message"], call["attempt"]) == (
@@ -235,7 +238,7 @@ def test_recording_a_failed_call_never_raises(ctx: Context, monkeypatch: pytest.
         raise OSError("the lake is unreachable")
 
     monkeypatch.setattr(ctx.lake, "write_parquet", lake_down)
-    assert warehouse.record_failed_call("c-f", ctx) is False
+    assert lake_rows.record_failed_call(ctx.lake, ctx.registry, "c-f") is False
 
 
 def test_status_events_keep_what_happened_without_a_status_change(ctx: Context) -> None:
@@ -268,13 +271,13 @@ def test_a_summary_version_keeps_its_own_row(ctx: Context) -> None:
     }
     base = table_key("summaries", "2026-09-14", "c-s")
     v2 = table_key("summaries", "2026-09-14", "c-s", prompt_version="v2")
-    assert warehouse.summaries_row_key(ctx.lake, "2026-09-14", "c-s", "v1") == base
+    assert lake_rows.summaries_row_key(ctx.lake, "2026-09-14", "c-s", "v1") == base
     ctx.lake.write_parquet(base, summaries_table("c-s", "2026-09-14", stored))
-    assert warehouse.summaries_row_key(ctx.lake, "2026-09-14", "c-s", "v1") == base
+    assert lake_rows.summaries_row_key(ctx.lake, "2026-09-14", "c-s", "v1") == base
     # the pipeline's file holds v1: a v2 row must not replace it
-    assert warehouse.summaries_row_key(ctx.lake, "2026-09-14", "c-s", "v2") == v2
+    assert lake_rows.summaries_row_key(ctx.lake, "2026-09-14", "c-s", "v2") == v2
     ctx.lake.write_parquet(v2, summaries_table("c-s", "2026-09-14", {**stored, "prompt_version": "v2"}))
-    assert warehouse.summaries_row_key(ctx.lake, "2026-09-14", "c-s", "v2") == v2
+    assert lake_rows.summaries_row_key(ctx.lake, "2026-09-14", "c-s", "v2") == v2
 
 
 # -- the catalog generated from the schemas -----------------------------------------------------

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pyarrow.parquet as pq
-from callcare.steps import process as pipeline
-from callcare.lake_paths import raw_audio_key, table_key, transcript_key
-from callcare.steps.process import Context
+from callcare.core.context import Context
 from callcare.core.registry import NewCall
-from callcare.status import CallStatus
-from callcare.transcription.metrics import compute_metrics
 from callcare.core.transcript import Transcript, Turn
+from callcare.lake_paths import raw_audio_key, table_key, transcript_key
+from callcare.status import CallStatus
+from callcare.steps import process as pipeline
+from callcare.transcription.metrics import compute_metrics
 
 DATE = "2026-09-14"
 LINES = [

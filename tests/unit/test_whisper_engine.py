@@ -16,9 +16,9 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pytest
-from callcare.transcription.audio import DecodedAudio
 from callcare.config import Settings
 from callcare.transcription import engines
+from callcare.transcription.audio import DecodedAudio
 from callcare.transcription.roles import assign_roles
 from callcare.transcription.whisper_engine import (
     EngineUnavailable,

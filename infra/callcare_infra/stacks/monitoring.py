@@ -1,6 +1,6 @@
 """Monitoring: alarms to the alarm topic and one CloudWatch dashboard.
 
-Pipeline figures come from callcare.core.observability (namespace from the config, dimension Environment);
+Pipeline figures come from callcare.observability (namespace from the config, dimension Environment);
 DAG failures from the metrics MWAA publishes for Airflow (namespace AmazonMWAA); web 5xx from the
 ALB; Bedrock throttling also from AWS/Bedrock.
 """
@@ -155,7 +155,7 @@ class MonitoringStack(Stack):
         hour = Duration.hours(1)
         self.dashboard.add_widgets(
             cw.TextWidget(
-                markdown=f"# callcare {config.env_name}\nPer-call figures from callcare.core.observability "
+                markdown=f"# callcare {config.env_name}\nPer-call figures from callcare.observability "
                 f"(namespace `{config.metrics_namespace}`), Airflow from MWAA `{mwaa_environment_name}`.",
                 width=24,
                 height=2,

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -224,3 +225,11 @@ def presigned_audio_url(lake: Lake, audio_uri: str, expires_s: int, download_nam
     if not key.startswith("raw-audio/") or ".." in key.split("/"):
         raise ValueError("only recordings (raw-audio/) get presigned URLs")
     return lake.presigned_url(key, expires_s, download_name)
+
+
+def lake_dir(settings: Settings) -> Path | None:
+    """The lake as a local folder (what DuckDB reads), or None when the lake is not file://."""
+    parsed = urlparse(settings.lake_uri or "")
+    if parsed.scheme != "file":
+        return None
+    return Path(unquote(parsed.path))

@@ -13,7 +13,7 @@ from callcare.config import get_settings
 from callcare.core.lake import Lake
 from callcare.core.registry import CallNotFound, Registry
 from callcare.status import CallStatus, InvalidTransition
-from callcare.summarization.base import BACKENDS
+from callcare.summarization.choose import BACKENDS
 
 COLUMNS = ("call_id", "call_date", "status", "duration_s", "sentiment", "category", "source_ref")
 
@@ -99,10 +99,10 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
 
 def cmd_resummarize(args: argparse.Namespace) -> int:
     """The DAG's selection and per-call work in this process, for when no scheduler is running."""
-    from callcare import resummarize as rs
-    from callcare.steps.process import Context
+    from callcare.steps import resummarize as rs
+    from callcare.core.context import Context
 
-    ctx = Context.create()
+    ctx = Context.create(get_settings())
     ctx.registry.create_schema()
     try:
         request = rs.make_request(ctx.settings, args.prompt_version, args.backend, args.make_current)
@@ -132,7 +132,7 @@ def cmd_resummarize(args: argparse.Namespace) -> int:
 
 def cmd_sql(args: argparse.Namespace) -> int:
     """DuckDB over the marts (unqualified names) and the lake tables (lake.calls, lake.turns, ...)."""
-    from callcare.warehouse.dbt import query
+    from callcare.warehouse.sql import query
 
     return query(get_settings(), args.query, output_format=args.format, max_rows=args.max_rows)
 
@@ -147,8 +147,8 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from callcare.dev.consistency import check
     from callcare.core.lake import Lake
+    from callcare.dev.consistency import check
 
     report = check(_registry(), Lake.from_settings(get_settings()), require_terminal=args.finished)
     for problem in report.problems[: args.limit]:

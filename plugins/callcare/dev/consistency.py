@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from callcare.core.lake import Lake
-from callcare.lake_paths import TABLES, table_key
 from callcare.core.registry import Registry
+from callcare.lake_paths import TABLES, table_key
 from callcare.status import TERMINAL, CallStatus
 
 # the per-call Parquet files publish writes for a COMPLETED call (record_failed_call writes the

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from callcare.config import get_settings
-from callcare.dev.local_stack import ADMIN_USER, AirflowStack, WebApp, admin_password
 from callcare.core.registry import Registry
+from callcare.dev.local_stack import ADMIN_USER, AirflowStack, WebApp, admin_password
 from callcare.status import TERMINAL
 
 

@@ -19,10 +19,10 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
-from callcare.pools import POOLS
+from callcare.names import POOLS
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 ADMIN_USER = "admin"
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-SAMPLES_FILE = Path(__file__).resolve().parents[2] / "include" / "samples" / "sample_calls.json"
+SAMPLES_FILE = Path(__file__).resolve().parents[3] / "include" / "samples" / "sample_calls.json"
 RATE = 16000
 GAP_S = 0.45
 

@@ -1,5 +1,8 @@
 """Transcribe one call with Amazon Transcribe, waiting in the triggerer rather than in a worker slot.
 
+The provider's shape: the hook (`callcare.hooks.transcribe`) owns the client and the job request,
+the trigger (`callcare.triggers.transcribe`) names the waiter, this operator starts and defers.
+
 A batch job takes minutes; holding a worker for that would make the Transcribe pool cost worker
 slots too. Deferred, the wait is one coroutine polling botocore's `transcription_job_completed`
 waiter. The task returns references only (job name, output URI): the transcript holds PII.
@@ -11,14 +14,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
-from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 from airflow.sdk import conf
 from airflow.sdk.exceptions import AirflowException
 
-from callcare.config import Settings, get_settings
+from callcare.config import Settings
+from callcare.hooks.settings import task_settings
 from callcare.hooks.transcribe import (
     COMPLETED,
     FAILED,
@@ -28,53 +31,10 @@ from callcare.hooks.transcribe import (
     output_location,
     transcript_s3_uri,
 )
+from callcare.triggers.transcribe import STATUS_QUERIES, WAITER_NAME, TranscriptionJobCompletedTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-WAITER_NAME = "transcription_job_completed"  # botocore's own transcribe waiter (TranscriptionJobCompleted)
-STATUS_QUERIES = ["TranscriptionJob.TranscriptionJobStatus", "TranscriptionJob.FailureReason"]
-
-
-class TranscriptionJobCompletedTrigger(AwsBaseWaiterTrigger):
-    """Fires when the job is COMPLETED (status success) or FAILED / timed out (status error)."""
-
-    def __init__(
-        self,
-        *,
-        job_name: str,
-        waiter_delay: int = 30,
-        waiter_max_attempts: int = 120,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
-    ) -> None:
-        super().__init__(
-            serialized_fields={"job_name": job_name},
-            waiter_name=WAITER_NAME,
-            waiter_args={"TranscriptionJobName": job_name},
-            failure_message=f"Transcription job {job_name} failed",
-            status_message=f"Transcription job {job_name} status",
-            status_queries=STATUS_QUERIES,
-            return_key="job_name",
-            return_value=job_name,
-            waiter_delay=waiter_delay,
-            waiter_max_attempts=waiter_max_attempts,
-            aws_conn_id=aws_conn_id,
-            region_name=region_name,
-            verify=verify,
-            botocore_config=botocore_config,
-        )
-
-    def hook(self) -> TranscribeHook:
-        return TranscribeHook(
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-        )
-
 
 class TranscribeCallOperator(AwsBaseOperator[TranscribeHook]):
     """Start (or find) the Transcribe job of one call and wait for its output.
@@ -83,7 +43,8 @@ class TranscribeCallOperator(AwsBaseOperator[TranscribeHook]):
     :param media_uri: s3:// URI of the recording. (templated)
     :param call_date: YYYY-MM-DD, the lake partition of the output. (templated)
     :param channels: 2 for agent/customer on separate channels, else 1. (templated)
-    :param settings: defaults to `get_settings()` when the task runs.
+    :param settings: defaults to the task-side settings (environment, the callcare_settings
+        Variable, connections), read when the task runs: a DAG is parsed without them.
     :param deferrable: wait in the triggerer instead of a worker slot.
     :param waiter_delay: seconds between status polls.
     :param waiter_max_attempts: polls before giving up.
@@ -116,7 +77,9 @@ class TranscribeCallOperator(AwsBaseOperator[TranscribeHook]):
         self.waiter_max_attempts = waiter_max_attempts
 
     def _settings(self) -> Settings:
-        return self.settings or get_settings()
+        if self.settings is None:
+            self.settings = task_settings()
+        return self.settings
 
     @property
     def _hook_parameters(self) -> dict[str, Any]:

@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from callcare.transcription.audio import SUPPORTED_EXTENSIONS
+from callcare.core.registry import CallNotFound, NewCall
 from callcare.ids import call_id_from_source
 from callcare.lake_paths import raw_audio_key
-from callcare.core.registry import CallNotFound, NewCall
+from callcare.names import SUPPORTED_AUDIO_EXTENSIONS as SUPPORTED_EXTENSIONS
 from callcare.sources.cursor import CursorStore
 from callcare.sources.inbox import _DATE_IN_NAME
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from callcare.transcription.audio import SUPPORTED_EXTENSIONS
-from callcare.ids import call_id_from_content, sha256_of_file
 from callcare.core.lake import Lake
-from callcare.lake_paths import raw_audio_key
 from callcare.core.registry import NewCall, Registry
+from callcare.ids import call_id_from_content, sha256_of_file
+from callcare.lake_paths import raw_audio_key
+from callcare.names import SUPPORTED_AUDIO_EXTENSIONS as SUPPORTED_EXTENSIONS
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from callcare.core.context import Context
 from callcare.core.registry import Registry, call_events, calls
 from callcare.status import CallStatus
 
@@ -201,3 +202,11 @@ def publish_pending(registry: Registry, publisher: Publisher, limit: int = 200) 
         counts[level] = counts.get(level, 0) + 1
         log.info("alert for call %s published: %s (event %d)", alert.call_id, level, alert.event_id)
     return counts
+
+
+def publish_alerts(ctx: Context) -> dict[str, int]:
+    """The alerts DAG's step: the settings' topic, through the settings' AWS connection."""
+    if not ctx.settings.sns_topic_arn:
+        raise ValueError("sns_topic_arn is not set: the aws profile publishes alerts to an SNS topic")
+    publisher = SnsPublisher(ctx.settings.sns_topic_arn, ctx.settings.aws_conn_id, ctx.settings.aws_region)
+    return publish_pending(ctx.registry, publisher, ctx.settings.alerts_batch_size)

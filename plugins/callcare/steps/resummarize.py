@@ -1,8 +1,9 @@
 """Re-summarize finished calls with another prompt version or backend, keeping earlier versions.
 
-The DAG callcare_resummarize (one mapped task per call) and `callcare resummarize` (in-process, no
-scheduler) both go through `select_calls` and `resummarize_call`, so they pick the same calls and
-write the same files.
+The DAG callcare_resummarize (one mapped task per call, `callcare.dag_tasks.resummarize`) and
+`callcare resummarize` (in-process, no scheduler) both go through `select_calls` and
+`resummarize_call`, so they pick the same calls and write the same files. Making, checking and
+storing the summary is `callcare.steps.summaries`, shared with the pipeline.
 
 What is kept and what is replaced:
 - The summary JSON goes to `summary_key(call_date, call_id, prompt_version)`. Other versions' files
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
@@ -32,32 +33,21 @@ from typing import Any
 import sqlalchemy as sa
 
 from callcare.config import Settings
-from callcare.core.lake import Lake
-from callcare.lake_paths import summary_key, table_key
-from callcare.steps.process import MAX_REASON, Context
+from callcare.core import lake_rows
+from callcare.core.context import MAX_REASON, CallFailed, Context
 from callcare.core.registry import EVENT_FIELDS, CallNotFound, Registry, calls
-from callcare.status import CallStatus
-from callcare.summarization.base import BACKENDS, SummaryBackend, SummaryFailed, get_backend
-from callcare.summarization.schema import (
-    SummaryInvalid,
-    load_prompt_template,
-    load_schema,
-    validate_summary,
-)
-from callcare.core.tables import calls_table, summaries_table
 from callcare.core.transcript import Transcript
+from callcare.lake_paths import summary_key
+from callcare.names import DATE_PATTERN, PROMPT_VERSION_PATTERN
+from callcare.status import CallStatus
+from callcare.steps.summaries import make_summary, store_summary, summary_call_fields, summary_fields
+from callcare.summarization.base import SummaryBackend
+from callcare.summarization.choose import BACKENDS, get_backend
+from callcare.summarization.schema import load_prompt_template, load_schema
 
 log = logging.getLogger(__name__)
 
-DAG_ID = "callcare_resummarize"
-RESUMMARIZE_TASK_ID = "resummarize_call"
-FAILURE_XCOM_KEY = "failure"
-COUNTS_XCOM_KEY = "counts"
 EVENT_KIND = "resummarized"
-PROMPT_VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.]{0,15}$"
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
-# the summary fields publish copies into the call row beside the summary's own metadata
-SUMMARY_FIELDS = ("sentiment", "category", "agent_id", "customer_id", "resolved", "escalated")
 # backends that send a prompt template (the offline analyzer only needs the schema)
 PROMPTED_BACKENDS = frozenset({"bedrock", "openai"})
 
@@ -162,20 +152,6 @@ class Outcome:
         return asdict(self)
 
 
-def summaries_table_key(lake: Lake, call_date: str, call_id: str, prompt_version: str) -> str:
-    """The pipeline's own file when it holds this version, else a file of the version's own.
-
-    publish writes `{call_id}.parquet` with whatever version the pipeline ran. A second file for
-    that same version would count the call twice; writing another version over it would lose a row.
-    """
-    base = table_key("summaries", call_date, call_id)
-    if lake.exists(base):
-        versions = set(lake.read_parquet(base).column("prompt_version").to_pylist())
-        if versions == {prompt_version}:
-            return base
-    return table_key("summaries", call_date, call_id, prompt_version=prompt_version)
-
-
 def resummarize_call(
     call_id: str, ctx: Context, request: Request, backend: SummaryBackend | None = None
 ) -> Outcome:
@@ -209,33 +185,18 @@ def resummarize_call(
         backend = get_backend(request.settings(ctx.settings))
     call_date = call["call_date"]
     try:
-        result = backend.summarize(transcript, call_date)
-        if result.prompt_version != request.prompt_version:
-            return failed(f"the backend wrote prompt {result.prompt_version}, not {request.prompt_version}")
-        validate_summary(result.summary, request.prompt_version)
-    except (SummaryFailed, SummaryInvalid) as exc:
-        return failed(f"summary failed: {getattr(exc, 'reason', exc)}")
+        result = make_summary(backend, transcript, call_date, request.prompt_version)
+    except CallFailed as exc:
+        return failed(exc.reason)
 
-    stored = {**result.metadata(), "summary": result.summary}
-    key = summary_key(call_date, call_id, result.prompt_version)
-    replaced = ctx.lake.exists(key)
-    summary_uri = ctx.lake.put_json(key, stored)
-    table_uri = ctx.lake.write_parquet(
-        summaries_table_key(ctx.lake, call_date, call_id, result.prompt_version),
-        summaries_table(call_id, call_date, stored),
-    )
+    replaced = ctx.lake.exists(summary_key(call_date, call_id, result.prompt_version))
+    summary_uri, stored = store_summary(ctx.lake, call_id, call_date, result)
+    table_uri = lake_rows.write_summary_row(ctx.lake, call_id, call_date, stored)
 
     current = request.make_current or result.prompt_version == call["prompt_version"]
     fields: dict[str, Any] = {}
     if current:
-        fields = {
-            "summary_uri": summary_uri,
-            "summary_backend": result.backend,
-            "model_id": result.model_id,
-            "prompt_version": result.prompt_version,
-            "cost_usd": result.cost_usd,
-            **{name: result.summary.get(name) for name in SUMMARY_FIELDS},
-        }
+        fields = {**summary_call_fields(summary_uri, result), **summary_fields(result.summary)}
     payload = {
         "prompt_version": result.prompt_version,
         "backend": result.backend,
@@ -248,10 +209,7 @@ def resummarize_call(
     }
     ctx.registry.record_event(call_id, EVENT_KIND, payload, **fields)
     if current:
-        ctx.lake.write_parquet(
-            table_key("calls", call_date, call_id),
-            calls_table(ctx.registry.get(call_id), document.get("metrics", {})),
-        )
+        lake_rows.write_call_row(ctx.lake, ctx.registry.get(call_id), document.get("metrics", {}))
     log.info(
         "call %s re-summarized by %s (%s)%s%s",
         call_id,
@@ -288,116 +246,3 @@ def resummarize_calls(
             log.warning("call %s: re-summary failed (%s)", call_id, type(exc).__name__)
             reason = f"{type(exc).__name__}: {exc}"[:MAX_REASON]
             yield Outcome(call_id, False, request.prompt_version, request.backend, reason=reason)
-
-
-# -- Airflow task bodies: the DAG file only wires these -----------------------------------------
-
-
-def request_from_params(params: Mapping[str, Any], settings: Settings) -> Request:
-    return make_request(
-        settings,
-        params.get("prompt_version"),
-        params.get("backend"),
-        bool(params.get("make_current", False)),
-    )
-
-
-def task_select(params: Mapping[str, Any]) -> list[str]:
-    """The call ids to map over; a bad request fails here, before any mapped task starts."""
-    from airflow.sdk import conf
-    from airflow.sdk.exceptions import AirflowFailException
-
-    ctx = Context.create()
-    ctx.registry.create_schema()
-    try:
-        request = request_from_params(params, ctx.settings)
-        call_ids = select_calls(
-            ctx.registry,
-            date_from=params.get("date_from"),
-            date_to=params.get("date_to"),
-            all_calls=bool(params.get("all_calls", False)),
-        )
-    except ValueError as exc:
-        raise AirflowFailException(str(exc)) from exc
-    limit = conf.getint("core", "max_map_length", fallback=1024)
-    if len(call_ids) > limit:
-        # Airflow refuses to expand past this; saying so here beats a bare expansion error
-        raise AirflowFailException(
-            f"{len(call_ids)} calls selected, more than one run may map ([core] max_map_length = "
-            f"{limit}): narrow the date range, or use `callcare resummarize`"
-        )
-    log.info(
-        "%d calls to re-summarize with prompt %s on %s",
-        len(call_ids),
-        request.prompt_version,
-        request.backend,
-    )
-    return call_ids
-
-
-def task_resummarize(call_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """A permanent failure fails this mapped task without retries and leaves its reason for the report."""
-    from airflow.sdk import get_current_context
-    from airflow.sdk.exceptions import AirflowFailException
-
-    ctx = Context.create()
-    outcome = resummarize_call(call_id, ctx, request_from_params(params, ctx.settings))
-    if not outcome.ok:
-        get_current_context()["ti"].xcom_push(FAILURE_XCOM_KEY, outcome.to_dict())
-        log.error("call %s: re-summary failed: %s", call_id, outcome.reason)
-        raise AirflowFailException(outcome.reason)
-    return outcome.to_dict()
-
-
-def _as_list(pulled: Any) -> list[dict[str, Any]]:
-    """xcom_pull over a mapped task gives None, one value, or a list, depending on how many exist."""
-    if pulled is None:
-        return []
-    if isinstance(pulled, dict):
-        return [pulled]
-    return [p for p in pulled if p]
-
-
-def summarize_outcomes(
-    call_ids: list[str], outcomes: Iterable[dict[str, Any]], failures: Iterable[dict[str, Any]]
-) -> tuple[dict[str, int], dict[str, str]]:
-    """Counts, and the reason of each failed call; a call without an outcome failed too.
-
-    Calls whose retries ran out on a transient error never wrote a failure outcome, so failed is
-    everything selected that did not succeed, not just the outcomes that say so.
-    """
-    succeeded = [o for o in outcomes if o and o.get("ok")]
-    ok_ids = {o["call_id"] for o in succeeded}
-    reasons = {f["call_id"]: f.get("reason") or "" for f in failures}
-    failed = {
-        call_id: reasons.get(call_id) or "no outcome recorded: retries ran out or the task was stopped"
-        for call_id in call_ids
-        if call_id not in ok_ids
-    }
-    counts = {
-        "selected": len(call_ids),
-        "ok": len(ok_ids),
-        "failed": len(failed),
-        "made_current": sum(1 for o in succeeded if o.get("current")),
-        "replaced": sum(1 for o in succeeded if o.get("replaced")),
-    }
-    return counts, failed
-
-
-def task_report(call_ids: list[str] | None, outcomes: Iterable[dict[str, Any]]) -> dict[str, int]:
-    """Counts for the run; fails it when any call failed, so the runs list shows it as well."""
-    from airflow.sdk import get_current_context
-    from airflow.sdk.exceptions import AirflowFailException
-
-    if call_ids is None:
-        raise AirflowFailException("the selection failed, so no call was re-summarized: see select_calls")
-    ti = get_current_context()["ti"]
-    failures = _as_list(ti.xcom_pull(task_ids=RESUMMARIZE_TASK_ID, key=FAILURE_XCOM_KEY))
-    counts, failed = summarize_outcomes(call_ids, outcomes, failures)
-    ti.xcom_push(COUNTS_XCOM_KEY, counts)
-    log.info("re-summarize: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
-    for call_id, reason in failed.items():
-        log.warning("call %s failed: %s", call_id, reason)
-    if failed:
-        raise AirflowFailException(f"{len(failed)} of {len(call_ids)} calls failed; their reasons are above")
-    return counts

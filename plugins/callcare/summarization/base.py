@@ -1,4 +1,4 @@
-"""What every summary backend promises the pipeline, and how the pipeline picks one.
+"""What every summary backend promises the pipeline (`callcare.summarization.choose` picks one).
 
 The pipeline only needs three outcomes: a schema-valid summary with its cost, a permanent failure
 (mark the call FAILED with the reason, retrying would give the same answer), or a transient one
@@ -11,11 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from callcare.config import Settings
     from callcare.core.transcript import Transcript
-
-BACKENDS = ("offline", "bedrock", "openai", "instant")
-
 
 class SummaryFailed(Exception):
     """Permanent: the same transcript would fail again. `reason` is short and holds no transcript text."""
@@ -54,28 +50,3 @@ class SummaryBackend(Protocol):
 
     def summarize(self, transcript: Transcript, call_date: str) -> SummaryResult: ...
 
-
-def get_backend(settings: Settings | None = None) -> SummaryBackend:
-    """The backend the settings name; imports lazily so the offline profile never loads boto3."""
-    if settings is None:
-        from callcare.config import get_settings
-
-        settings = get_settings()
-    choice = settings.summary_backend.strip().lower()
-    if choice == "offline":
-        from callcare.summarization.offline.analyzer import OfflineAnalyzer
-
-        return OfflineAnalyzer(prompt_version=settings.prompt_version)
-    if choice == "bedrock":
-        from callcare.summarization.bedrock import BedrockBackend
-
-        return BedrockBackend.from_settings(settings)
-    if choice == "instant":
-        from callcare.summarization.instant import InstantBackend
-
-        return InstantBackend(prompt_version=settings.prompt_version)
-    if choice == "openai":
-        from callcare.summarization.openai_compat import OpenAICompatBackend
-
-        return OpenAICompatBackend.from_settings(settings)
-    raise ValueError(f"CALLCARE_SUMMARY_BACKEND must be one of {BACKENDS}, got {settings.summary_backend!r}")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from callcare.summarization.base import SummaryResult
 from callcare.core.transcript import Transcript
+from callcare.summarization.base import SummaryResult
 
 
 class InstantBackend:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
 
-SUPPORTED_EXTENSIONS = frozenset({"wav", "mp3", "flac", "ogg", "oga", "opus", "m4a", "mp4", "aac", "webm"})
 TARGET_RATE = 16000
 
 
@@ -56,6 +56,32 @@ def _declared_duration_s(container: av.container.InputContainer, stream: av.Audi
     if container.duration is not None:
         return container.duration / av.time_base
     return None
+
+
+def probe_audio(source: Any) -> tuple[int, float | None]:
+    """(channels, declared duration in seconds or None) of an open file, decoding one frame only.
+
+    For a recording another service will transcribe (Amazon Transcribe): ranged reads fetch the
+    header and the first frame, and a file whose header is fine but whose audio is not fails here,
+    before the service is paid to find out. Raises AudioDecodeError.
+    """
+    try:
+        with av.open(source, mode="r") as container:
+            if not container.streams.audio:
+                raise AudioDecodeError("the file has no audio stream")
+            stream = container.streams.audio[0]
+            if stream.codec_context is None:  # FFmpeg knows no decoder for this codec
+                raise AudioDecodeError(unsupported_codec_reason(container))
+            channels = int(stream.codec_context.channels or 1)
+            duration = _declared_duration_s(container, stream)
+            next(container.decode(stream))
+    except AudioDecodeError:
+        raise
+    except av.error.FFmpegError as exc:
+        raise AudioDecodeError(f"cannot decode audio: {exc.strerror or type(exc).__name__}") from exc
+    except (ValueError, StopIteration, EOFError, OSError) as exc:
+        raise AudioDecodeError(f"cannot decode audio: {type(exc).__name__}: {exc}") from exc
+    return channels, duration
 
 
 def decode_audio(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from callcare.transcription.audio import DecodedAudio
 from callcare.config import Settings
 from callcare.core.transcript import Transcript
+from callcare.transcription.audio import DecodedAudio
 
 OFFLINE_ENGINES = ("pocketsphinx", "instant", "faster-whisper:<model name or path>")
 

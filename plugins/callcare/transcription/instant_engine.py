@@ -7,8 +7,8 @@ It lets a burst of hundreds of calls measure Airflow's own overhead on a 2-core 
 
 from __future__ import annotations
 
-from callcare.transcription.audio import DecodedAudio
 from callcare.core.transcript import Transcript, Turn
+from callcare.transcription.audio import DecodedAudio
 from callcare.transcription.segmentation import speech_segments
 
 NOT_RECOGNIZED = "[not transcribed: instant engine]"

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from pocketsphinx import Config, Decoder
 
+from callcare.core.transcript import Transcript, Turn, Word
 from callcare.transcription.audio import DecodedAudio
 from callcare.transcription.diarization import cluster_speakers
-from callcare.core.transcript import Transcript, Turn, Word
 from callcare.transcription.segmentation import is_steady_sound, speech_segments
 
 FRAME_RATE = 100  # pocketsphinx frames per second

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from callcare.core.transcript import Transcript, Turn, Word
 from callcare.transcription.audio import DecodedAudio
 from callcare.transcription.diarization import cluster_speakers
-from callcare.core.transcript import Transcript, Turn, Word
 
 PACKAGE = "faster-whisper"
 PREFIX = "faster-whisper:"

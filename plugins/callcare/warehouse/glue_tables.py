@@ -33,7 +33,7 @@ LAKE_URI_PLACEHOLDER = "{{lake_uri}}"
 # day from here to NOW, which is cheap (no S3 listing) but worth keeping close to the first call
 PROJECTION_START = "2024-01-01"
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[3]
 GLUE_JSON = _REPO / "dbt" / "glue" / "lake_tables.json"
 SOURCES_YML = _REPO / "dbt" / "models" / "staging" / "_lake__sources.yml"
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from callcare.summarization.offline import lexicon
 from callcare.summarization.base import SummaryFailed, SummaryResult
+from callcare.summarization.offline import lexicon
 from callcare.summarization.offline.spoken_ids import find_agent_id, find_customer_id
-from callcare.summarization.schema import SummaryInvalid, validate_summary
 from callcare.summarization.offline.text import has_pii, segments, third_person, tidy
+from callcare.summarization.schema import SummaryInvalid, validate_summary
 
 if TYPE_CHECKING:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer

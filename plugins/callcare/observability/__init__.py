@@ -29,32 +29,27 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-log = logging.getLogger("callcare.metrics")
-
-STATSD_PREFIX = "callcare"
-
-# CloudWatch metric names (namespace from the settings, dimension Environment on every one).
-STAGE_SECONDS = "StageSeconds"  # + dimension Stage
-PROCESSING_SECONDS = "ProcessingSeconds"  # upload to COMPLETED, per call
-CALLS_COMPLETED = "CallsCompleted"
-CALLS_FAILED = "CallsFailed"  # also published with dimension Reason
-INPUT_TOKENS = "InputTokens"
-OUTPUT_TOKENS = "OutputTokens"
-COST_USD = "CostUSD"
-THROTTLES = "Throttles"  # + dimension Service (transcribe, bedrock, drive, ...)
-
-METRIC_NAMES = (
-    STAGE_SECONDS,
-    PROCESSING_SECONDS,
+from callcare.names import (  # the names every sink and infra's alarms share
     CALLS_COMPLETED,
     CALLS_FAILED,
-    INPUT_TOKENS,
-    OUTPUT_TOKENS,
     COST_USD,
+    INPUT_TOKENS,
+    METRIC_NAMES,
+    OUTPUT_TOKENS,
+    PROCESSING_SECONDS,
+    STAGE_SECONDS,
+    STATSD_PREFIX,
     THROTTLES,
 )
+
+if TYPE_CHECKING:
+    from callcare.config import Settings
+
+__all__ = ["METRIC_NAMES", "configure", "record_completed", "record_failure", "stage_timer"]
+
+log = logging.getLogger("callcare.metrics")
 
 # Failure reasons as a short, fixed vocabulary (a label, so never free text).
 _REASONS = (  # first match wins: throttling and length before the stage words they contain
@@ -115,18 +110,28 @@ def _airflow_stats_configured() -> bool:
     return False
 
 
+def configure(settings: Settings) -> None:
+    """Choose the sinks from these settings; a task calls it with its task-side settings."""
+    global _sinks
+    _sinks = _sinks_for(settings)
+
+
+def _sinks_for(settings: Settings) -> _Sinks:
+    return _Sinks(
+            statsd=_airflow_stats_configured(),
+        cloudwatch_namespace=settings.metrics_cloudwatch_namespace or None,
+        environment=settings.metrics_environment or settings.profile,
+        region=settings.aws_region,
+    )
+
+
 def _configure() -> _Sinks:
+    """The configured sinks; outside a task (CLI, scripts) they come from the environment's settings."""
     global _sinks
     if _sinks is None:
         from callcare.config import get_settings
 
-        settings = get_settings()
-        _sinks = _Sinks(
-            statsd=_airflow_stats_configured(),
-            cloudwatch_namespace=getattr(settings, "metrics_cloudwatch_namespace", None) or None,
-            environment=getattr(settings, "metrics_environment", None) or settings.profile,
-            region=settings.aws_region,
-        )
+        _sinks = _sinks_for(get_settings())
     return _sinks
 
 

@@ -1,0 +1,154 @@
+"""`callcare sql`: one SQL statement over the marts and the lake, on DuckDB.
+
+DuckDB lives in dbt's virtualenv, not Airflow's (MWAA has no reason to carry it), so without it in
+this interpreter this module re-runs itself there as `python -m callcare.warehouse.sql` with this
+package on PYTHONPATH: that is why it imports only the standard library and `callcare.names` (which
+imports nothing) at module level.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from callcare.names import LAKE_TABLES
+
+if TYPE_CHECKING:
+    from callcare.config import Settings
+
+OUTPUT_FORMATS = ("table", "csv", "json")
+
+
+def query_args(settings: Settings) -> list[str]:
+    from callcare.core.lake import lake_dir
+
+    return [
+        "--warehouse",
+        str(settings.warehouse_path),
+        "--lake",
+        str(lake_dir(settings) or ""),
+    ]
+
+
+def query(settings: Settings, sql: str, output_format: str = "table", max_rows: int = 200) -> int:
+    """Run one SQL statement over the marts and the lake; prints the result, returns an exit code.
+
+    Runs in this interpreter when it has duckdb, else in dbt's virtualenv (where dbt-duckdb put
+    it): the Airflow environment MWAA installs has no reason to carry DuckDB.
+    """
+    args = [*query_args(settings), "--format", output_format, "--max-rows", str(max_rows), sql]
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        python = Path(str(settings.dbt_executable)).with_name("python")
+        if not python.exists():
+            print(
+                f"callcare sql: DuckDB is not installed here nor beside {settings.dbt_executable}",
+                file=sys.stderr,
+            )
+            return 2
+        package_root = str(Path(__file__).resolve().parents[2])  # the folder that holds callcare/
+        env = {**os.environ, "PYTHONPATH": package_root}
+        command = [str(python), "-m", "callcare.warehouse.sql", *args]
+        return subprocess.run(command, env=env, check=False).returncode
+    return _duckdb_main(args)
+
+
+def _duckdb_main(argv: Sequence[str]) -> int:
+    """The DuckDB side of `callcare sql`; standard library and duckdb only."""
+    import argparse
+    import csv
+
+    import duckdb
+
+    parser = argparse.ArgumentParser(prog="callcare sql")
+    parser.add_argument("--warehouse", required=True)
+    parser.add_argument("--lake", default="")
+    parser.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
+    parser.add_argument("--max-rows", type=int, default=200)
+    parser.add_argument("sql")
+    args = parser.parse_args(argv)
+
+    con = duckdb.connect()
+    schemas = ["memory.main"]
+    warehouse = Path(args.warehouse)
+    if warehouse.is_file():
+        try:
+            con.execute(f"attach {_literal(str(warehouse))} as warehouse (read_only)")
+            schemas.insert(0, "warehouse.main")
+        except duckdb.Error as exc:
+            # the DuckDB file has one writer at a time: dbt holds it while the warehouse DAG runs
+            print(
+                f"callcare sql: the marts are not readable right now ({exc}); lake.* still is",
+                file=sys.stderr,
+            )
+    else:
+        print(
+            f"callcare sql: no marts yet at {warehouse} (run the warehouse DAG); lake.* is there",
+            file=sys.stderr,
+        )
+    if args.lake:
+        # a catalog of its own, so `lake.calls` reads like Athena's callcare_lake.calls
+        con.execute("attach ':memory:' as lake")
+        for name in LAKE_TABLES:
+            pattern = f"{args.lake}/tables/{name}/*/*.parquet"
+            if con.execute("select count(*) from glob(?)", [pattern]).fetchone()[0]:
+                con.execute(
+                    f"create view lake.main.{name} as select * from read_parquet({_literal(pattern)}, "
+                    "hive_partitioning = true, union_by_name = true)"
+                )
+    con.execute(f"set search_path = {_literal(','.join(schemas))}")
+
+    try:
+        result = con.execute(args.sql)
+    except duckdb.Error as exc:
+        print(f"callcare sql: {exc}", file=sys.stderr)
+        return 1
+    if result.description is None:
+        return 0
+    columns = [d[0] for d in result.description]
+    rows = result.fetchmany(args.max_rows + 1)
+    more = len(rows) > args.max_rows
+    rows = rows[: args.max_rows]
+    if args.format == "json":
+        print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=1))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        _print_table(columns, rows)
+    if more:
+        print(f"(more than {args.max_rows} rows; showing the first {args.max_rows})", file=sys.stderr)
+    return 0
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.0f}"
+    return str(value)
+
+
+def _print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = [list(columns)] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
+    for k, row in enumerate(table):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+if __name__ == "__main__":
+    sys.exit(_duckdb_main(sys.argv[1:]))
