@@ -126,7 +126,9 @@ def _safe(engine: Engine) -> str:
 
 def lock_key(name: str) -> int:
     """A stable signed 64-bit key for pg_advisory_lock, one per migration history."""
-    return int.from_bytes(hashlib.sha256(f"callcare-migrations:{name}".encode()).digest()[:8], "big", signed=True)
+    return int.from_bytes(
+        hashlib.sha256(f"callcare-migrations:{name}".encode()).digest()[:8], "big", signed=True
+    )
 
 
 @contextlib.contextmanager
@@ -167,7 +169,9 @@ def run_env(migrations: Migrations, target_metadata: sa.MetaData | Sequence[sa.M
     metadatas = target_metadata if isinstance(target_metadata, Sequence) else [target_metadata]
     own_tables = {name for md in metadatas for name in md.tables}
 
-    def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    def include_object(
+        obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+    ) -> bool:
         # the database holds other histories' tables (FAB's, the registry's, the web app's): not ours to drop
         return type_ != "table" or name in own_tables
 
