@@ -15,7 +15,7 @@ import fcntl
 import functools
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,12 +162,21 @@ def _migration_lock(engine: Engine, name: str) -> Iterator[Connection]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def run_env(migrations: Migrations, target_metadata: sa.MetaData | Sequence[sa.MetaData]) -> None:
-    """The body of a history's env.py: on the caller's connection, or on `-x url=...` from the CLI."""
+def run_env(
+    migrations: Migrations,
+    target_metadata: sa.MetaData | Sequence[sa.MetaData],
+    own_tables: Collection[str] | None = None,
+) -> None:
+    """The body of a history's env.py: on the caller's connection, or on `-x url=...` from the CLI.
+
+    `own_tables` (default: every table of `target_metadata`) are the ones autogenerate compares; a
+    target may hold others only for its foreign keys to resolve (the web tables point at FAB's).
+    """
     from alembic import context
 
-    metadatas = target_metadata if isinstance(target_metadata, Sequence) else [target_metadata]
-    own_tables = {name for md in metadatas for name in md.tables}
+    if own_tables is None:
+        metadatas = target_metadata if isinstance(target_metadata, Sequence) else [target_metadata]
+        own_tables = {name for md in metadatas for name in md.tables}
 
     def include_object(
         obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
@@ -203,6 +212,8 @@ def run_env(migrations: Migrations, target_metadata: sa.MetaData | Sequence[sa.M
             context.run_migrations()
         return
     with _engine(url) as engine, engine.connect() as conn:
+        if migrations.prepare is not None:
+            migrations.prepare(conn)
         context.configure(connection=conn, **options)
         with context.begin_transaction():
             context.run_migrations()
