@@ -9,12 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 from callcare.core.registry import Registry
 from flask import Flask, jsonify
-from flask_appbuilder import AppBuilder, Model
+from flask_appbuilder import AppBuilder
 from flask_appbuilder.const import AUTH_DB, AUTH_OAUTH
 from flask_appbuilder.models.sqla.base import SQLA
 from flask_wtf.csrf import CSRFProtect
 
-from callcare_web import models  # noqa: F401  (its tables join Model.metadata before create_all)
+from callcare_web import schema
 from callcare_web.config import ROLE_ADMIN, ROLE_PUBLIC, WebSettings
 from callcare_web.security import FAB_ROLES, CallcareSecurityManager, password_policy
 
@@ -100,7 +100,7 @@ def create_app(web: WebSettings | None = None, **overrides: Any) -> Flask:
     app.config.update(flask_config(web))
     app.config.update(overrides)
 
-    # the registry's own tables first: the app may start before the pipeline ever ran
+    # the registry's migrations first: the app may start before the pipeline ever ran
     Registry(web.core.registry_url).create_schema()
 
     csrf = CSRFProtect(app)  # before FAB, so its API blueprints get exempted (they use JWT)
@@ -108,7 +108,9 @@ def create_app(web: WebSettings | None = None, **overrides: Any) -> Flask:
     with app.app_context():
         if web.core.registry_url.startswith("sqlite"):
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
-        Model.metadata.create_all(db.engine)
+        # FAB's ab_* tables as FAB makes them, then the web tables through their migrations (never
+        # create_all: that would not change a table that exists); FAB's own check then finds ab_user
+        schema.upgrade(db.engine)
         appbuilder = AppBuilder(security_manager_class=CallcareSecurityManager)
         appbuilder.init_app(app, db.session)
         _register(app, appbuilder, csrf)

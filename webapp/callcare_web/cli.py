@@ -1,6 +1,8 @@
 """`callcare-web`: initialize the database and the first admin, add users, serve the app.
 
 callcare-web init                 tables, roles, first admin (idempotent)
+callcare-web db upgrade           migrate the registry's and the web app's tables (the deploy step)
+callcare-web db current           their revisions (exit 1 when behind)
 callcare-web serve                init, then gunicorn (threaded) on CALLCARE_WEB_HOST:CALLCARE_WEB_PORT
 callcare-web create-user --role caseworker --username ana --email ana@example.com [--password ...]
 """
@@ -8,6 +10,7 @@ callcare-web create-user --role caseworker --username ana --email ana@example.co
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -87,6 +90,28 @@ def create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def db(args: argparse.Namespace) -> int:
+    """Migrations without starting the app: the registry's history, then the web app's (FAB's tables first)."""
+    from callcare.config import Settings
+    from callcare.core import schema as registry_schema
+
+    from callcare_web import schema as web_schema
+
+    url = Settings.from_mapping(os.environ).registry_url
+    histories = (("registry", registry_schema), ("web", web_schema))
+    if args.db_command == "current":
+        behind = False
+        for name, history in histories:
+            current, head = history.current_revision(url), history.head_revision()
+            behind = behind or current != head
+            state = "at head" if current == head else f"behind (head {head})"
+            print(f"{name}: {current or 'no migration history'}  {state}")
+        return 1 if behind else 0
+    for name, history in histories:
+        print(f"{name}: at {history.upgrade(url)}")
+    return 0
+
+
 def serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
@@ -124,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--port", type=int)
     s.add_argument("--access-log", action="store_true")
     s.add_argument("--forwarded-allow-ips", default="127.0.0.1", help="proxies whose X-Forwarded-* to trust")
+    d = sub.add_parser("db", help="schema migrations of the registry and the web app")
+    dsub = d.add_subparsers(dest="db_command", required=True)
+    dsub.add_parser("upgrade", help="migrate both to their heads (the deploy step for migrations)")
+    dsub.add_parser("current", help="their revisions (exit 1 when behind)")
     u = sub.add_parser("create-user", help="add a user with a role")
     u.add_argument("--role", choices=ROLES, required=True)
     u.add_argument("--username", required=True)
@@ -137,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "serve":
         return serve(args)
+    if args.command == "db":
+        return db(args)
     return create_user(args)
 
 

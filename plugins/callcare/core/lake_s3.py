@@ -194,4 +194,3 @@ class MultipartWriter:
             self.close()
         else:
             self.abort()
-

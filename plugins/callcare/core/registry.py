@@ -120,12 +120,14 @@ class Registry:
         self.engine = make_engine(url)
 
     def create_schema(self) -> None:
-        """Tables and indexes; an index added since a database was created is added to it too."""
-        metadata.create_all(self.engine)
-        with self.engine.begin() as conn:
-            for table in metadata.sorted_tables:
-                for index in table.indexes:
-                    index.create(conn, checkfirst=True)
+        """Migrate the database to the head of the registry's history (callcare.core.schema).
+
+        Safe when many processes call it at once and cheap when the database is already there; the
+        tables above are what the migrations must produce, never what shapes a database.
+        """
+        from callcare.core import schema
+
+        schema.upgrade(self.engine)
 
     # -- writes ------------------------------------------------------------------------------
     def register(self, new: NewCall) -> bool:

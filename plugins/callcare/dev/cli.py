@@ -159,6 +159,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    """The registry's schema migrations: `db upgrade` is the deploy step, `db current` reports."""
+    from callcare.core import schema
+
+    url = get_settings().registry_url
+    head = schema.head_revision()
+    if args.db_command == "current":
+        current = schema.current_revision(url)
+        state = "at head" if current == head else f"behind (head {head})"
+        print(f"registry: {current or 'no migration history'}  {state}")
+        return 0 if current == head else 1
+    revision = schema.upgrade(url, args.revision)
+    print(f"registry: at {revision}" + (" (head)" if revision == head else ""))
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from callcare.dev.local_run import run_local
 
@@ -207,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finished", action="store_true", help="also report calls not yet COMPLETED/FAILED")
     p.add_argument("--limit", type=int, default=50, help="problems to print")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("db", help="the registry's schema migrations (Alembic)")
+    db = p.add_subparsers(dest="db_command", required=True)
+    d = db.add_parser("upgrade", help="migrate the registry database (the deploy step for migrations)")
+    d.add_argument("revision", nargs="?", default="head", help="default: head")
+    db.add_parser("current", help="the registry database's revision (exit 1 when behind head)")
+    p.set_defaults(func=cmd_db)
     p = sub.add_parser("up", help="run the local profile: Airflow services, samples, progress")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--no-samples", action="store_true")

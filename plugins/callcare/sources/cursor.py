@@ -31,7 +31,10 @@ class CursorStore:
         self.engine = engine
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+        """The cursor table is part of the registry's migrations: this upgrades the registry."""
+        from callcare.core import schema
+
+        schema.upgrade(self.engine)
 
     def load(self, source: str) -> dict[str, Any]:
         with self.engine.connect() as conn:

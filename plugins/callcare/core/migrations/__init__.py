@@ -1,0 +1,1 @@
+"""The registry's Alembic history (a package, so setuptools and plugins.zip carry it)."""
