@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 paths=(plugins dags tests bench webapp infra scripts)
 .venv/bin/ruff check "${paths[@]}"
 .venv/bin/ruff format --check "${paths[@]}"
+# the layers and import rules of docs/ARCHITECTURE.md (contracts in pyproject.toml)
+PYTHONPATH=plugins:webapp .venv/bin/lint-imports --no-cache
 .venv-infra/bin/python -m pytest -q -p no:cacheprovider tests/infra
 .venv-webapp/bin/python -m pytest -q -p no:cacheprovider tests/webapp
 exec .venv/bin/python -m pytest "$@"

@@ -66,8 +66,7 @@ def ctx(callcare_home: Path):
 @pytest.fixture
 def instant_ctx(callcare_home: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh home with the instant engine and backend: the pipeline minus recognition."""
-    from callcare.config import reset_settings
-    from callcare.config import get_settings
+    from callcare.config import get_settings, reset_settings
     from callcare.core.context import Context
 
     monkeypatch.setenv("CALLCARE_STT_ENGINE", "instant")

@@ -15,7 +15,6 @@ from alembic.script import ScriptDirectory
 from callcare.core import schema
 from callcare.core.registry import NewCall, Registry, metadata
 from callcare.sources.cursor import CursorStore
-from callcare.sources.cursor import metadata as cursor_metadata
 from callcare.status import CallStatus
 
 PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -56,9 +55,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def schema_diffs(engine: sa.Engine) -> list:
     """What autogenerate would still do to make the database match the live table definitions."""
     target = sa.MetaData()
-    for md in (metadata, cursor_metadata):
-        for table in md.tables.values():
-            table.to_metadata(target)
+    for table in metadata.tables.values():
+        table.to_metadata(target)
     with engine.connect() as conn:
         context = MigrationContext.configure(
             conn, opts={"version_table": schema.REGISTRY.version_table, "compare_type": True}
@@ -130,7 +128,6 @@ def test_a_database_made_by_create_all_is_adopted_with_its_data(url: str) -> Non
     registry = Registry(url)
     try:
         metadata.create_all(registry.engine)  # how create_schema made databases before migrations
-        cursor_metadata.create_all(registry.engine)
         fill(registry)
         assert schema.current_revision(registry.engine) is None
         registry.create_schema()

@@ -111,7 +111,7 @@ def _engine(url_or_engine: EngineLike) -> Iterator[Engine]:
     if isinstance(url_or_engine, Engine):
         yield url_or_engine
         return
-    from callcare.core.registry import make_engine
+    from callcare.core.database import make_engine
 
     engine = make_engine(url_or_engine)
     try:

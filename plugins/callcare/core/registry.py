@@ -13,63 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
+from callcare.core.database import make_engine
+from callcare.core.registry_tables import call_events, calls, metadata
 from callcare.status import CallStatus, check_transition
 
-metadata = sa.MetaData()
-
-calls = sa.Table(
-    "calls",
-    metadata,
-    sa.Column("call_id", sa.String(64), primary_key=True),
-    sa.Column("source", sa.String(32), nullable=False),
-    sa.Column("source_ref", sa.String(1024), nullable=False),
-    sa.Column("content_sha256", sa.String(64), nullable=False),
-    sa.Column("call_date", sa.String(10), nullable=False, index=True),
-    sa.Column("audio_uri", sa.String(2048), nullable=False),
-    sa.Column("audio_format", sa.String(16), nullable=False),
-    sa.Column("size_bytes", sa.BigInteger, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, index=True),
-    sa.Column("error_message", sa.Text),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("dispatched_at", sa.DateTime(timezone=True)),
-    sa.Column("attempt", sa.Integer, nullable=False, default=1),
-    sa.Column("duration_s", sa.Float),
-    sa.Column("channels", sa.Integer),
-    sa.Column("stt_engine", sa.String(64)),
-    sa.Column("transcript_uri", sa.String(2048)),
-    sa.Column("metrics_json", sa.Text),
-    sa.Column("summary_uri", sa.String(2048)),
-    sa.Column("summary_backend", sa.String(64)),
-    sa.Column("model_id", sa.String(256)),
-    sa.Column("prompt_version", sa.String(16)),
-    sa.Column("sentiment", sa.String(16)),
-    sa.Column("category", sa.String(64)),
-    sa.Column("agent_id", sa.String(64)),
-    sa.Column("customer_id", sa.String(64)),
-    sa.Column("resolved", sa.Boolean),
-    sa.Column("escalated", sa.Boolean),
-    sa.Column("cost_usd", sa.Float),
-    sa.Column("completed_at", sa.DateTime(timezone=True)),
-)
-
-# the web app's call list pages newest first, with call_id as the tiebreaker: one index serves it
-sa.Index("ix_calls_created_at_call_id", calls.c.created_at, calls.c.call_id)
-
-call_events = sa.Table(
-    "call_events",
-    metadata,
-    sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("call_id", sa.String(64), sa.ForeignKey("calls.call_id"), nullable=False, index=True),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("previous_status", sa.String(16)),
-    sa.Column("error_message", sa.Text),
-    sa.Column("payload_json", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("published_at", sa.DateTime(timezone=True)),
-)
+__all__ = ["CallNotFound", "NewCall", "Registry", "call_events", "calls", "make_engine", "metadata"]
 
 # Columns a pipeline step may set beside the status.
 UPDATABLE = frozenset(
@@ -97,22 +47,6 @@ class NewCall:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
 
 
 class Registry:

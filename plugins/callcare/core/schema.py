@@ -3,7 +3,7 @@
 A production database outlives the code: `create_all` adds missing tables but never changes one, so
 every change to the registry's tables ships as a migration under `migrations/versions/`, and
 `Registry.create_schema()` (every task, the CLI and the web app call it) upgrades to the head. The
-Drive cursor table (`callcare.sources.cursor`) lives in the same database and the same history.
+Drive cursor table (`callcare.sources.cursor`; defined in `registry_tables`) lives in the same database and the same history.
 
 Writing a migration (from the repository root, against a scratch database at the current head):
 
@@ -33,10 +33,9 @@ BASELINE = "0001"
 
 def target_metadata() -> list[sa.MetaData]:
     """The tables the registry's migrations must produce (what autogenerate compares against)."""
-    from callcare.core.registry import metadata
-    from callcare.sources.cursor import metadata as cursor_metadata
+    from callcare.core.registry_tables import metadata
 
-    return [metadata, cursor_metadata]
+    return [metadata]
 
 
 def upgrade(url_or_engine: EngineLike, revision: str = "head") -> str | None:

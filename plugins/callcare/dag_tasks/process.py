@@ -59,4 +59,3 @@ def transcribe_operator(**kwargs: Any) -> Any:
     from callcare.operators.transcribe import TranscribeCallOperator
 
     return TranscribeCallOperator(**kwargs)
-

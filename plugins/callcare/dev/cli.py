@@ -99,8 +99,8 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
 
 def cmd_resummarize(args: argparse.Namespace) -> int:
     """The DAG's selection and per-call work in this process, for when no scheduler is running."""
-    from callcare.steps import resummarize as rs
     from callcare.core.context import Context
+    from callcare.steps import resummarize as rs
 
     ctx = Context.create(get_settings())
     ctx.registry.create_schema()

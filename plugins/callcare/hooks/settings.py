@@ -62,7 +62,9 @@ def task_settings(env: Mapping[str, str] | None = None) -> Settings:
             del values[key]
     settings = Settings.from_mapping(values)
     if settings.registry_conn_id:
-        settings = settings.with_overrides(registry_url=registry_url_from_connection(settings.registry_conn_id))
+        settings = settings.with_overrides(
+            registry_url=registry_url_from_connection(settings.registry_conn_id)
+        )
     return settings
 
 
@@ -84,6 +86,8 @@ def variable_overrides(overrides: Any, current: Mapping[str, str]) -> dict[str, 
         key = f"CALLCARE_{name.upper()}"
         out[key] = None if value is None else value if isinstance(value, str) else json.dumps(value)
     return out
+
+
 POSTGRES_TYPES = frozenset({"postgres", "postgresql"})
 # libpq options worth carrying from the connection's extra into the URL (TLS, timeouts, naming)
 URL_OPTIONS = ("sslmode", "sslrootcert", "connect_timeout", "application_name")

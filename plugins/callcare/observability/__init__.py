@@ -118,7 +118,7 @@ def configure(settings: Settings) -> None:
 
 def _sinks_for(settings: Settings) -> _Sinks:
     return _Sinks(
-            statsd=_airflow_stats_configured(),
+        statsd=_airflow_stats_configured(),
         cloudwatch_namespace=settings.metrics_cloudwatch_namespace or None,
         environment=settings.metrics_environment or settings.profile,
         region=settings.aws_region,

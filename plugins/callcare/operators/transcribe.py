@@ -36,6 +36,7 @@ from callcare.triggers.transcribe import STATUS_QUERIES, WAITER_NAME, Transcript
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+
 class TranscribeCallOperator(AwsBaseOperator[TranscribeHook]):
     """Start (or find) the Transcribe job of one call and wait for its output.
 

@@ -15,15 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-metadata = sa.MetaData()
-
-source_cursors = sa.Table(
-    "source_cursors",
-    metadata,
-    sa.Column("source", sa.String(256), primary_key=True),
-    sa.Column("state_json", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
+from callcare.core.registry_tables import source_cursors
 
 
 class CursorStore:

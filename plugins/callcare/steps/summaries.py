@@ -42,7 +42,9 @@ def make_summary(
     return result
 
 
-def store_summary(lake: Lake, call_id: str, call_date: str, result: SummaryResult) -> tuple[str, dict[str, Any]]:
+def store_summary(
+    lake: Lake, call_id: str, call_date: str, result: SummaryResult
+) -> tuple[str, dict[str, Any]]:
     """The stored summary document's URI and content; a re-run of the same version replaces it."""
     stored = {**result.metadata(), "summary": result.summary}
     uri = lake.put_json(summary_key(call_date, call_id, result.prompt_version), stored)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from callcare.core.transcript import Transcript
 
+
 class SummaryFailed(Exception):
     """Permanent: the same transcript would fail again. `reason` is short and holds no transcript text."""
 
@@ -49,4 +50,3 @@ class SummaryBackend(Protocol):
     name: str
 
     def summarize(self, transcript: Transcript, call_date: str) -> SummaryResult: ...
-

@@ -210,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path.relative_to(_REPO)}")
         return 0
     for path in stale:
-        print(f"out of date: {path.relative_to(_REPO)} (run python -m callcare.warehouse.glue_tables --write)")
+        print(
+            f"out of date: {path.relative_to(_REPO)} (run python -m callcare.warehouse.glue_tables --write)"
+        )
     return 1 if stale else 0
 
 
