@@ -33,6 +33,9 @@ ASSIGNMENT_ACTIONS = ("assign",)
 BACKLOG_LIMIT = 500
 PING_S = 20.0
 QUEUE_LIMIT = 1000
+# how long a refused socket waits for the client to answer its Close frame before the connection drops
+CLOSE_GRACE_S = 2.0
+POLICY_VIOLATION = 1008
 
 
 @dataclass(eq=False)
@@ -236,6 +239,21 @@ def _int_arg(name: str) -> int | None:
         return None
 
 
+def refuse(ws: Any, message: str) -> None:
+    """Close with 1008 (the page stops reconnecting on it) and wait for the closing handshake.
+
+    Returning at once lets the server tear the TCP connection down right behind the Close frame: a
+    client that read the frame together with the handshake's 101 then meets the end of the stream
+    before it has looked at the frame, and reports 1005 (no status) instead. Waiting until the client
+    answers the Close, or drops the connection, or the grace runs out, is the closing handshake RFC 6455
+    asks for: the connection goes down only after the client has had the frame.
+    """
+    ws.close(reason=POLICY_VIOLATION, message=message)
+    reader = getattr(ws, "thread", None)  # simple_websocket's reader: it ends on the client's answer
+    if reader is not None:
+        reader.join(CLOSE_GRACE_S)
+
+
 def register(app: Flask) -> LiveHub:
     sock = Sock(app)
     hub = LiveHub(app, app.config["CALLCARE_WEB"].poll_interval_s)
@@ -247,10 +265,10 @@ def register(app: Flask) -> LiveHub:
         user = getattr(g, "user", None)
         origin = request.headers.get("Origin")
         if origin and urlparse(origin).netloc != request.host:
-            ws.close(reason=1008, message="cross-origin")  # another site's page riding on the session
+            refuse(ws, "cross-origin")  # another site's page riding on the session
             return
         if not getattr(user, "is_authenticated", False) or not sm.has_access("can_live", CALLS):
-            ws.close(reason=1008, message="login required")
+            refuse(ws, "login required")
             return
         can_all = sm.has_access("can_list_all", CALLS)
         sub = hub.subscribe(user.id, can_all)
