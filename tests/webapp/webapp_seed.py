@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from callcare.config import Settings
-from callcare.ids import call_id_from_content
 from callcare.core.lake import Lake
-from callcare.lake_paths import raw_audio_key, summary_key, transcript_key
 from callcare.core.registry import NewCall, Registry
+from callcare.ids import call_id_from_content
+from callcare.lake_paths import raw_audio_key, summary_key, transcript_key
 from callcare.status import CallStatus
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"

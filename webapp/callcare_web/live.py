@@ -23,9 +23,10 @@ from flask import Flask, current_app, g, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
-from callcare_web import calls as call_queries
+from callcare_web.queries import latest_cursor
 from callcare_web.search_index import index_pending
 from callcare_web.security import CALLS
+from callcare_web.tables import assignments, audit
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +63,10 @@ def _call_fields(conn: sa.Connection, call_ids: set[str]) -> dict[str, dict[str,
             calls.c.agent_id,
             calls.c.escalated,
             calls.c.resolved,
-            call_queries.assignments.c.user_id.label("assignee_id"),
+            assignments.c.user_id.label("assignee_id"),
         )
         .select_from(calls)
-        .outerjoin(call_queries.assignments, call_queries.assignments.c.call_id == calls.c.call_id)
+        .outerjoin(assignments, assignments.c.call_id == calls.c.call_id)
         .where(calls.c.call_id.in_(sorted(call_ids)))
     )
     return {r.call_id: dict(r._mapping) for r in conn.execute(query)}
@@ -86,7 +87,6 @@ def read_messages(
             .mappings()
             .all()
         )
-        audit = call_queries.audit
         assigns = (
             conn.execute(
                 sa.select(audit.c.id, audit.c.call_id, audit.c.detail, audit.c.at)
@@ -178,7 +178,7 @@ class LiveHub:
             if self.thread is not None and self.thread.is_alive():
                 return
             with self.app.app_context(), self._engine().connect() as conn:
-                self.cursor = call_queries.latest_cursor(conn)
+                self.cursor = latest_cursor(conn)
             self.thread = threading.Thread(target=self._run, name="callcare-live", daemon=True)
             self.thread.start()
 
@@ -221,7 +221,7 @@ class LiveHub:
         if any(
             m["type"] == "call" and (m["status"] == "COMPLETED" or m["event"] != "status") for m in messages
         ):
-            index_pending(engine, self.app.config["CALLCARE_WEB"].core.lake_uri)
+            index_pending(engine, self.app.config["CALLCARE_WEB"].core)
         with self.lock:
             subscribers = list(self.subscribers)
         for sub in subscribers:
