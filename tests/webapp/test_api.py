@@ -208,14 +208,14 @@ def test_openapi_is_served(app: Any, token_for: Any) -> None:
 def test_a_search_counts_up_to_the_cap_and_says_so(
     app: Any, world: World, token_for: Any, monkeypatch: Any
 ) -> None:
-    from callcare_web import calls
+    from callcare_web import queries
 
     client = app.test_client()
     token = token_for("sam")
     everything = client.get("/api/v1/calls/?status=COMPLETED", headers=auth(token)).get_json()
     assert everything["count_is_lower_bound"] is False
     completed = everything["count"]
-    monkeypatch.setattr(calls, "SEARCH_COUNT_CAP", 2)
+    monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", 2)
     # every completed call's transcript has the agent's turns: a common word matches them all
     capped = client.get("/api/v1/calls/?q=the&page_size=100", headers=auth(token)).get_json()
     assert completed > 2

@@ -103,35 +103,76 @@ def test_oauth_login_maps_idp_groups_to_roles(tmp_path: Path) -> None:
         assert [r.name for r in stranger.roles] == ["public"]
 
 
-def test_presigned_audio_url_on_s3(monkeypatch: pytest.MonkeyPatch) -> None:
-    from callcare_web.media import presigned_url
-
+def fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signing needs keys, not a network: these never reach AWS."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    url = presigned_url("s3://callcare-lake/raw-audio/2026-11-25/c-1.wav", "eu-west-1", 300, "c-1.wav")
-    parsed = urlparse(url)
-    assert "callcare-lake" in parsed.netloc + parsed.path and parsed.path.endswith(
-        "raw-audio/2026-11-25/c-1.wav"
-    )
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.mark.parametrize("endpoint", [None, "http://127.0.0.1:9000"])
+def test_presigned_audio_url_on_s3(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, endpoint: str | None
+) -> None:
+    from callcare.config import Settings
+    from callcare.core.lake import presigned_audio_url
+    from callcare_web.documents import lake_for
+
+    fake_aws(monkeypatch)
+    env = {
+        "CALLCARE_HOME": str(tmp_path),
+        "CALLCARE_LAKE_URI": "s3://callcare-lake",
+        "CALLCARE_AWS_REGION": "eu-west-1",
+    }
+    if endpoint:
+        env["CALLCARE_S3_ENDPOINT_URL"] = endpoint
+    core = WebSettings.from_mapping(env).core
+    assert isinstance(core, Settings) and core.s3_endpoint_url == endpoint
+    uri = "s3://callcare-lake/raw-audio/2026-11-25/c-1.wav"
+    parsed = urlparse(presigned_audio_url(lake_for(core), uri, 300, "c-1.wav"))
+    if endpoint:  # the override (MinIO, moto), bucket in the path
+        assert f"{parsed.scheme}://{parsed.netloc}" == endpoint
+        assert parsed.path == "/callcare-lake/raw-audio/2026-11-25/c-1.wav"
+    else:
+        assert parsed.scheme == "https" and parsed.netloc.endswith(".amazonaws.com")
+        assert "callcare-lake" in parsed.netloc + parsed.path
+        assert parsed.path.endswith("raw-audio/2026-11-25/c-1.wav")
     query = parse_qs(parsed.query)
     assert query["X-Amz-Expires"] == ["300"]
+    assert "/eu-west-1/s3/" in query["X-Amz-Credential"][0]
     assert "attachment" in query["response-content-disposition"][0]
+    with pytest.raises(ValueError, match="raw-audio"):  # transcripts are served through the app only
+        presigned_audio_url(lake_for(core), "s3://callcare-lake/transcripts/c-1.json", 300)
 
 
-def test_s3_audio_redirects_to_a_presigned_url(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_s3_audio_redirects_to_a_presigned_url(
+    app: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from callcare_web.media import audio_response
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    fake_aws(monkeypatch)
+    core = WebSettings.from_mapping(
+        {
+            "CALLCARE_HOME": str(tmp_path),
+            "CALLCARE_LAKE_URI": "s3://bucket",
+            "CALLCARE_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+            "CALLCARE_PRESIGN_EXPIRY_S": "120",
+        }
+    ).core
     call = {
         "call_id": "c-1",
         "audio_uri": "s3://bucket/raw-audio/2026-11-25/c-1.flac",
         "audio_format": "flac",
     }
     with app.test_request_context():
-        response = audio_response("s3://bucket", call, "us-east-1", 120)
+        response = audio_response(core, call)
     assert response.status_code == 302
-    assert "X-Amz-Signature" in response.headers["Location"]
+    location = urlparse(response.headers["Location"])
+    assert location.netloc == "127.0.0.1:9000" and location.path == "/bucket/raw-audio/2026-11-25/c-1.flac"
+    query = parse_qs(location.query)
+    assert "X-Amz-Signature" in query and query["X-Amz-Expires"] == ["120"]
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_proxy_headers_are_trusted_only_when_configured(tmp_path: Path) -> None:

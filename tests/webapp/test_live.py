@@ -125,7 +125,7 @@ def test_websocket_delivers_backlog_and_live_events(app: Any, world: World) -> N
         )
         with app.test_request_context():
             from callcare_web import audit
-            from callcare_web.calls import assignments
+            from callcare_web.tables import assignments
 
             with app.extensions["sqlalchemy"].engine.begin() as conn:
                 conn.execute(assignments.insert().values(call_id=call.call_id, user_id=world.user_ids["cw1"]))

@@ -12,7 +12,7 @@ from webapp_support import PASSWORDS, World, build_world, csrf_from, login
 
 
 def audit_rows(app: Any, **where: Any) -> list[dict[str, Any]]:
-    from callcare_web.calls import audit
+    from callcare_web.tables import audit
 
     with app.app_context():
         engine = app.extensions["sqlalchemy"].engine

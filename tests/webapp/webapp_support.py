@@ -79,9 +79,9 @@ def seed_world(home: Path, **extra: str) -> tuple[World, Any]:
     """Seed `home`, create the app once (tables, roles, admin), add users and assignments."""
     import sqlalchemy as sa
     from callcare_web.app import create_app
-    from callcare_web.calls import assignments
     from callcare_web.cli import ensure_admin
     from callcare_web.config import WebSettings
+    from callcare_web.tables import assignments
     from webapp_seed import seed
 
     calls = seed(home)

@@ -19,8 +19,9 @@ from flask import current_app, g, request
 from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import protect
 
-from callcare_web import audit, calls, media
-from callcare_web.models import utcnow
+from callcare_web import audit, commands, documents, media, queries
+from callcare_web.errors import Forbidden, Invalid, NotFound
+from callcare_web.filters import Filters
 from callcare_web.search_index import catch_up
 from callcare_web.security import CALLS, CALLS_API
 
@@ -66,8 +67,8 @@ def _engine() -> sa.Engine:
     return current_app.extensions["sqlalchemy"].engine
 
 
-def _viewer() -> calls.Viewer:
-    return calls.Viewer(g.user.id, current_app.appbuilder.sm.has_access("can_list_all", CALLS))
+def _viewer() -> queries.Viewer:
+    return queries.Viewer(g.user.id, current_app.appbuilder.sm.has_access("can_list_all", CALLS))
 
 
 class CallsApi(BaseApi):
@@ -87,10 +88,10 @@ class CallsApi(BaseApi):
     def _load(self, call_id: str) -> tuple[dict[str, Any] | None, Any]:
         with _engine().connect() as conn:
             try:
-                return calls.get_call(conn, _viewer(), call_id), None
-            except calls.NotFound:
+                return queries.get_call(conn, _viewer(), call_id), None
+            except NotFound:
                 return None, self.response_404()
-            except calls.Forbidden:
+            except Forbidden:
                 audit.record("denied", call_id, via="api")
                 return None, self.response_403()
 
@@ -136,13 +137,13 @@ class CallsApi(BaseApi):
               $ref: '#/components/responses/401'
         """
         settings = current_app.config["CALLCARE_WEB"]
-        filters = calls.Filters.parse(request.args, page_size=settings.page_size)
+        filters = Filters.parse(request.args, page_size=settings.page_size)
         if filters.errors:
             return self.response_400(message="; ".join(filters.errors))
         if filters.q:
-            catch_up(_engine(), settings.core.lake_uri)
+            catch_up(_engine(), settings.core)
         with _engine().connect() as conn:
-            page = calls.list_calls(conn, _viewer(), filters)
+            page = queries.list_calls(conn, _viewer(), filters)
         audit.record("list", via="api", count=len(page.rows))
         return self.response(
             200,
@@ -211,17 +212,12 @@ class CallsApi(BaseApi):
         call, error = self._load(call_id)
         if error is not None:
             return error
-        doc = calls.read_document(
-            current_app.config["CALLCARE_WEB"].core.lake_uri, call.get("transcript_uri")
-        )
+        doc = documents.read_document(current_app.config["CALLCARE_WEB"].core, call.get("transcript_uri"))
         if doc is None:
             return self.response_404()
-        if call["roles_swapped"]:
-            swap = {"agent": "customer", "customer": "agent"}
-            for turn in doc.get("transcript", {}).get("turns", []):
-                turn["role"] = swap.get(turn.get("role"), turn.get("role"))
+        shown = documents.display_transcript(doc, call["roles_swapped"])
         audit.record("view_transcript", call_id, via="api")
-        return self.response(200, call_id=call_id, roles_swapped=call["roles_swapped"], **doc)
+        return self.response(200, call_id=call_id, roles_swapped=call["roles_swapped"], **shown)
 
     @expose("/<call_id>/summary", methods=["GET"])
     @protect()
@@ -248,7 +244,7 @@ class CallsApi(BaseApi):
         call, error = self._load(call_id)
         if error is not None:
             return error
-        doc = calls.read_document(current_app.config["CALLCARE_WEB"].core.lake_uri, call.get("summary_uri"))
+        doc = documents.read_document(current_app.config["CALLCARE_WEB"].core, call.get("summary_uri"))
         if doc is None:
             return self.response_404()
         audit.record("view_summary", call_id, via="api")
@@ -285,14 +281,11 @@ class CallsApi(BaseApi):
         call, error = self._load(call_id)
         if error is not None:
             return error
-        settings = current_app.config["CALLCARE_WEB"]
         if not request.headers.get("Range", "").startswith("bytes=") or request.headers["Range"].startswith(
             "bytes=0-"
         ):
             audit.record("listen", call_id, via="api")
-        return media.audio_response(
-            settings.core.lake_uri, call, settings.core.aws_region, settings.audio_url_expiry_s
-        )
+        return media.audio_response(current_app.config["CALLCARE_WEB"].core, call)
 
     @expose("/<call_id>/assignment", methods=["PUT"])
     @protect()
@@ -323,37 +316,18 @@ class CallsApi(BaseApi):
             404:
               $ref: '#/components/responses/404'
         """
-        call, error = self._load(call_id)
-        if error is not None:
-            return error
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or "user_id" not in body:
             return self.response_400(message='body must be {"user_id": <int or null>}')
-        target = body["user_id"]
-        if target is not None and (not isinstance(target, int) or isinstance(target, bool)):
-            return self.response_400(message="user_id must be an integer or null")
-        with _engine().begin() as conn:
-            if (
-                target is not None
-                and not conn.execute(
-                    sa.select(calls.users.c.id).where(
-                        calls.users.c.id == target, calls.users.c.active.is_(True)
-                    )
-                ).first()
-            ):
-                return self.response_400(message="no such active user")
-            previous = call["assignee_id"]
-            if previous != target:
-                conn.execute(calls.assignments.delete().where(calls.assignments.c.call_id == call_id))
-                if target is not None:
-                    conn.execute(
-                        calls.assignments.insert().values(
-                            call_id=call_id, user_id=target, assigned_by_id=g.user.id, assigned_at=utcnow()
-                        )
-                    )
-        if previous != target:
-            audit.record("assign", call_id, from_user_id=previous, to_user_id=target, via="api")
-        return self.response(200, call_id=call_id, user_id=target)
+        try:
+            assigned = commands.assign(_engine(), _viewer(), call_id, body["user_id"], via="api")
+        except NotFound:
+            return self.response_404()
+        except Forbidden:
+            return self.response_403()
+        except Invalid as exc:
+            return self.response_400(message=str(exc))
+        return self.response(200, call_id=call_id, user_id=assigned.user_id)
 
 
 def register(appbuilder: Any) -> None:

@@ -1,4 +1,8 @@
-"""The audit log: every view of a call's content and every change, with who, when and from where."""
+"""The audit log: every view of a call's content and every change, with who, when and from where.
+
+The only writer of audit rows: pages, API, commands and the security manager all call `record`, so
+every entry has the same shape and lands in its own transaction.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ from typing import Any
 
 from flask import current_app, g, has_request_context, request
 
-from callcare_web.calls import audit
 from callcare_web.models import utcnow
+from callcare_web.tables import audit
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,24 @@ def _flag(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+# how a CALLCARE_WEB_* value becomes each field's type (the annotations are strings here)
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "str": str,
+    "str | None": str,
+    "int": int,
+    "float": float,
+    "bool": lambda value: _flag(value, False),
+    "Path | None": Path,
+    "list[dict[str, Any]]": json.loads,
+    "dict[str, list[str]]": json.loads,
+    "tuple[str, ...]": _names,
+}
 
 
 @dataclass(frozen=True)
@@ -50,52 +68,29 @@ class WebSettings:
     poll_interval_s: float = 1.0
     sns_enabled: bool = True
     sns_topic_arns: tuple[str, ...] = ()
-    audio_url_expiry_s: int = 300
     page_size: int = 25
     host: str = "127.0.0.1"
     port: int = 8081
     threads: int = 64
     proxy_hops: int = 0  # reverse proxies (load balancer) in front whose X-Forwarded-* headers to trust
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "auth_type", self.auth_type.lower())
+
     @classmethod
     def from_mapping(cls, env: Mapping[str, str], core: Settings | None = None) -> WebSettings:
+        """CALLCARE_WEB_<FIELD> for each field (unset or empty: the field's default), like core's."""
         core = core or Settings.from_mapping(env)
-
-        def get(name: str, default: str | None = None) -> str | None:
-            value = env.get(f"CALLCARE_WEB_{name}")
-            return default if value in (None, "") else value
-
-        password_file = get("ADMIN_PASSWORD_FILE")
-        return cls(
-            core=core,
-            secret_key=get("SECRET_KEY") or _secret_key(core.home, get("SECRET_KEY_FILE")),
-            cookie_secure=_flag(get("COOKIE_SECURE"), True),
-            admin_user=get("ADMIN_USER", "admin") or "admin",
-            admin_email=get("ADMIN_EMAIL", "admin@callcare.local") or "admin@callcare.local",
-            admin_password=get("ADMIN_PASSWORD"),
-            admin_password_file=Path(password_file) if password_file else None,
-            auth_type=(get("AUTH_TYPE", "db") or "db").lower(),
-            oauth_providers=json.loads(get("OAUTH_PROVIDERS", "[]") or "[]"),
-            roles_mapping=json.loads(get("ROLES_MAPPING", "{}") or "{}"),
-            oauth_groups_claim=get("OAUTH_GROUPS_CLAIM", "cognito:groups") or "cognito:groups",
-            jwt_expires_s=int(get("JWT_EXPIRES_S", "900") or 900),
-            session_hours=int(get("SESSION_HOURS", "8") or 8),
-            login_rate_limit=get("LOGIN_RATE_LIMIT", "10 per minute") or "10 per minute",
-            login_max_failures=int(get("LOGIN_MAX_FAILURES", "5") or 5),
-            login_lockout_s=int(get("LOGIN_LOCKOUT_S", "900") or 900),
-            ratelimit_storage_uri=get("RATELIMIT_STORAGE_URI", "memory://") or "memory://",
-            poll_interval_s=float(get("POLL_INTERVAL_S", "1.0") or 1.0),
-            sns_enabled=_flag(get("SNS_ENABLED"), True),
-            sns_topic_arns=tuple(
-                a.strip() for a in (get("SNS_TOPIC_ARNS", "") or "").split(",") if a.strip()
-            ),
-            audio_url_expiry_s=int(get("AUDIO_URL_EXPIRY_S", "300") or 300),
-            page_size=int(get("PAGE_SIZE", "25") or 25),
-            host=get("HOST", "127.0.0.1") or "127.0.0.1",
-            port=int(get("PORT", "8081") or 8081),
-            threads=int(get("THREADS", "64") or 64),
-            proxy_hops=int(get("PROXY_HOPS", "0") or 0),
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"CALLCARE_WEB_{f.name.upper()}")
+            if f.name in ("core", "secret_key") or raw is None or raw == "":
+                continue
+            kwargs[f.name] = _PARSERS[str(f.type)](raw)
+        secret_key = env.get("CALLCARE_WEB_SECRET_KEY") or _secret_key(
+            core.home, env.get("CALLCARE_WEB_SECRET_KEY_FILE") or None
         )
+        return cls(core=core, secret_key=secret_key, **kwargs)
 
     @classmethod
     def from_env(cls) -> WebSettings:

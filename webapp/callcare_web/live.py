@@ -23,9 +23,10 @@ from flask import Flask, current_app, g, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
-from callcare_web import calls as call_queries
+from callcare_web.queries import latest_cursor
 from callcare_web.search_index import index_pending
 from callcare_web.security import CALLS
+from callcare_web.tables import assignments, audit
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ ASSIGNMENT_ACTIONS = ("assign",)
 BACKLOG_LIMIT = 500
 PING_S = 20.0
 QUEUE_LIMIT = 1000
+# how long a refused socket waits for the client to answer its Close frame before the connection drops
+CLOSE_GRACE_S = 2.0
+POLICY_VIOLATION = 1008
 
 
 @dataclass(eq=False)
@@ -59,10 +63,10 @@ def _call_fields(conn: sa.Connection, call_ids: set[str]) -> dict[str, dict[str,
             calls.c.agent_id,
             calls.c.escalated,
             calls.c.resolved,
-            call_queries.assignments.c.user_id.label("assignee_id"),
+            assignments.c.user_id.label("assignee_id"),
         )
         .select_from(calls)
-        .outerjoin(call_queries.assignments, call_queries.assignments.c.call_id == calls.c.call_id)
+        .outerjoin(assignments, assignments.c.call_id == calls.c.call_id)
         .where(calls.c.call_id.in_(sorted(call_ids)))
     )
     return {r.call_id: dict(r._mapping) for r in conn.execute(query)}
@@ -83,7 +87,6 @@ def read_messages(
             .mappings()
             .all()
         )
-        audit = call_queries.audit
         assigns = (
             conn.execute(
                 sa.select(audit.c.id, audit.c.call_id, audit.c.detail, audit.c.at)
@@ -175,7 +178,7 @@ class LiveHub:
             if self.thread is not None and self.thread.is_alive():
                 return
             with self.app.app_context(), self._engine().connect() as conn:
-                self.cursor = call_queries.latest_cursor(conn)
+                self.cursor = latest_cursor(conn)
             self.thread = threading.Thread(target=self._run, name="callcare-live", daemon=True)
             self.thread.start()
 
@@ -218,7 +221,7 @@ class LiveHub:
         if any(
             m["type"] == "call" and (m["status"] == "COMPLETED" or m["event"] != "status") for m in messages
         ):
-            index_pending(engine, self.app.config["CALLCARE_WEB"].core.lake_uri)
+            index_pending(engine, self.app.config["CALLCARE_WEB"].core)
         with self.lock:
             subscribers = list(self.subscribers)
         for sub in subscribers:
@@ -236,6 +239,21 @@ def _int_arg(name: str) -> int | None:
         return None
 
 
+def refuse(ws: Any, message: str) -> None:
+    """Close with 1008 (the page stops reconnecting on it) and wait for the closing handshake.
+
+    Returning at once lets the server tear the TCP connection down right behind the Close frame: a
+    client that read the frame together with the handshake's 101 then meets the end of the stream
+    before it has looked at the frame, and reports 1005 (no status) instead. Waiting until the client
+    answers the Close, or drops the connection, or the grace runs out, is the closing handshake RFC 6455
+    asks for: the connection goes down only after the client has had the frame.
+    """
+    ws.close(reason=POLICY_VIOLATION, message=message)
+    reader = getattr(ws, "thread", None)  # simple_websocket's reader: it ends on the client's answer
+    if reader is not None:
+        reader.join(CLOSE_GRACE_S)
+
+
 def register(app: Flask) -> LiveHub:
     sock = Sock(app)
     hub = LiveHub(app, app.config["CALLCARE_WEB"].poll_interval_s)
@@ -247,10 +265,10 @@ def register(app: Flask) -> LiveHub:
         user = getattr(g, "user", None)
         origin = request.headers.get("Origin")
         if origin and urlparse(origin).netloc != request.host:
-            ws.close(reason=1008, message="cross-origin")  # another site's page riding on the session
+            refuse(ws, "cross-origin")  # another site's page riding on the session
             return
         if not getattr(user, "is_authenticated", False) or not sm.has_access("can_live", CALLS):
-            ws.close(reason=1008, message="login required")
+            refuse(ws, "login required")
             return
         can_all = sm.has_access("can_list_all", CALLS)
         sub = hub.subscribe(user.id, can_all)

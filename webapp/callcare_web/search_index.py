@@ -14,12 +14,14 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
+from callcare.config import Settings
 from callcare.core.registry import calls
 from callcare.status import CallStatus
 from sqlalchemy.engine import Engine
 
-from callcare_web.calls import read_document, search_docs
+from callcare_web.documents import read_document
 from callcare_web.models import utcnow
+from callcare_web.tables import search_docs
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ _last_catch_up: dict[str, float] = {}
 CATCH_UP_INTERVAL_S = 5.0
 
 
-def catch_up(engine: Engine, lake_uri: str) -> int:
+def catch_up(engine: Engine, settings: Settings) -> int:
     """What a search runs first: index what is pending, at most every few seconds per process.
 
     Finding pending calls compares every completed call with its index row; run on every search by
@@ -80,19 +82,19 @@ def catch_up(engine: Engine, lake_uri: str) -> int:
     try:
         if time.monotonic() - _last_catch_up.get(key, float("-inf")) < CATCH_UP_INTERVAL_S:
             return 0
-        done = index_pending(engine, lake_uri)
+        done = index_pending(engine, settings)
         _last_catch_up[key] = time.monotonic()
         return done
     finally:
         _catch_up_lock.release()
 
 
-def index_pending(engine: Engine, lake_uri: str, limit: int = 200) -> int:
+def index_pending(engine: Engine, settings: Settings, limit: int = 200) -> int:
     done = 0
     for row in pending(engine, limit):
         try:
-            summary = read_document(lake_uri, row.summary_uri)
-            transcript = read_document(lake_uri, row.transcript_uri)
+            summary = read_document(settings, row.summary_uri)
+            transcript = read_document(settings, row.transcript_uri)
         except (OSError, ValueError) as exc:
             log.warning("search index: call %s: documents unreadable (%s)", row.call_id, type(exc).__name__)
             summary = transcript = None

@@ -12,8 +12,10 @@ from flask_appbuilder import BaseView, IndexView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_login import current_user
 
-from callcare_web import audit, calls, dashboard, media
-from callcare_web.models import AuditEntry, utcnow
+from callcare_web import audit, commands, dashboard, documents, media, queries
+from callcare_web.errors import Forbidden, Invalid, NotFound
+from callcare_web.filters import SENTIMENTS, STATUSES, Filters
+from callcare_web.models import AuditEntry
 from callcare_web.search_index import catch_up
 from callcare_web.security import CALLS, CALLS_MENU, DASHBOARD, DASHBOARD_MENU
 
@@ -35,9 +37,9 @@ def web_settings() -> Any:
     return current_app.config["CALLCARE_WEB"]
 
 
-def viewer() -> calls.Viewer:
+def viewer() -> queries.Viewer:
     can_all = current_app.appbuilder.sm.has_access("can_list_all", CALLS)
-    return calls.Viewer(user_id=g.user.id, can_all=can_all)
+    return queries.Viewer(user_id=g.user.id, can_all=can_all)
 
 
 def _safe_next(default: str) -> str:
@@ -51,10 +53,10 @@ def _safe_next(default: str) -> str:
 def load_call(call_id: str) -> dict[str, Any]:
     with engine().connect() as conn:
         try:
-            return calls.get_call(conn, viewer(), call_id)
-        except calls.NotFound:
+            return queries.get_call(conn, viewer(), call_id)
+        except NotFound:
             abort(404)
-        except calls.Forbidden:
+        except Forbidden:
             audit.record("denied", call_id)
             abort(403)
 
@@ -85,15 +87,15 @@ class CallsView(BaseView):
     @has_access
     def list(self) -> Any:
         settings = web_settings()
-        filters = calls.Filters.parse(request.args, page_size=settings.page_size)
+        filters = Filters.parse(request.args, page_size=settings.page_size)
         who = viewer()
         if filters.q:
-            catch_up(engine(), settings.core.lake_uri)
+            catch_up(engine(), settings.core)
         with engine().connect() as conn:
-            page = calls.list_calls(conn, who, filters)
-            facets = calls.facets(conn, who)
-            people = calls.caseworkers(conn) if who.can_all else []
-            cursor = calls.latest_cursor(conn)
+            page = queries.list_calls(conn, who, filters)
+            facets = queries.facets(conn, who)
+            people = queries.caseworkers(conn) if who.can_all else []
+            cursor = queries.latest_cursor(conn)
         template = (
             "callcare/list_rows.html" if request.args.get("fragment") == "rows" else "callcare/list.html"
         )
@@ -104,8 +106,8 @@ class CallsView(BaseView):
             facets=facets,
             people=people,
             can_all=who.can_all,
-            statuses=calls.STATUSES,
-            sentiments=calls.SENTIMENTS,
+            statuses=STATUSES,
+            sentiments=SENTIMENTS,
             badges=BADGES,
             sentiment_badges=SENTIMENT_BADGES,
             cursor=cursor,
@@ -115,22 +117,22 @@ class CallsView(BaseView):
     @has_access
     def show(self, call_id: str) -> Any:
         call = load_call(call_id)
-        lake_uri = web_settings().core.lake_uri
+        core = web_settings().core
         problems = []
         transcript_doc = summary_doc = None
         try:
-            transcript_doc = calls.read_document(lake_uri, call.get("transcript_uri"))
+            transcript_doc = documents.read_document(core, call.get("transcript_uri"))
         except (OSError, ValueError):
             problems.append("The transcript could not be read from the lake.")
         try:
-            summary_doc = calls.read_document(lake_uri, call.get("summary_uri"))
+            summary_doc = documents.read_document(core, call.get("summary_uri"))
         except (OSError, ValueError):
             problems.append("The summary could not be read from the lake.")
-        turns = calls.display_turns(transcript_doc, call["roles_swapped"])
+        turns = documents.display_turns(transcript_doc, call["roles_swapped"])
         with engine().connect() as conn:
-            history = calls.status_history(conn, call_id)
-            people = calls.caseworkers(conn) if self.appbuilder.sm.has_access("can_assign", CALLS) else []
-            cursor = calls.latest_cursor(conn)
+            history = queries.status_history(conn, call_id)
+            people = queries.caseworkers(conn) if self.appbuilder.sm.has_access("can_assign", CALLS) else []
+            cursor = queries.latest_cursor(conn)
         audit.record("view", call_id)
         return self.render_template(
             "callcare/detail.html",
@@ -153,36 +155,30 @@ class CallsView(BaseView):
     @has_access
     def audio(self, call_id: str) -> Any:
         call = load_call(call_id)
-        settings = web_settings()
         range_header = request.headers.get("Range", "")
         if not range_header or range_header.startswith("bytes=0-"):
             audit.record("listen", call_id)  # not once per seek
-        return media.audio_response(
-            settings.core.lake_uri, call, settings.core.aws_region, settings.audio_url_expiry_s
-        )
+        return media.audio_response(web_settings().core, call)
 
     @expose("/<call_id>/download/<kind>")
     @has_access
     def download(self, call_id: str, kind: str) -> Any:
         call = load_call(call_id)
-        settings = web_settings()
-        lake_uri = settings.core.lake_uri
+        core = web_settings().core
         if kind == "audio":
             audit.record("download", call_id, kind=kind)
-            return media.audio_response(
-                lake_uri, call, settings.core.aws_region, settings.audio_url_expiry_s, download=True
-            )
+            return media.audio_response(core, call, download=True)
         if kind in ("transcript.json", "transcript.txt"):
-            doc = calls.read_document(lake_uri, call.get("transcript_uri"))
+            doc = documents.read_document(core, call.get("transcript_uri"))
         elif kind == "summary.json":
-            doc = calls.read_document(lake_uri, call.get("summary_uri"))
+            doc = documents.read_document(core, call.get("summary_uri"))
         else:
             abort(404)
         if doc is None:
             abort(404)
         audit.record("download", call_id, kind=kind)
         if kind == "transcript.txt":
-            body = calls.transcript_text(calls.display_turns(doc, call["roles_swapped"]))
+            body = documents.transcript_text(documents.display_turns(doc, call["roles_swapped"]))
             mimetype = "text/plain; charset=utf-8"
         else:
             body = json.dumps(doc, indent=1, sort_keys=True)
@@ -200,46 +196,29 @@ class CallsView(BaseView):
     @expose("/<call_id>/assign", methods=["POST"])
     @has_access
     def assign(self, call_id: str) -> Any:
-        load_call(call_id)
         raw = (request.form.get("user_id") or "").strip()
-        target = int(raw) if raw.isdigit() else None
-        with engine().begin() as conn:
-            if (
-                target is not None
-                and not conn.execute(
-                    sa.select(calls.users.c.id).where(
-                        calls.users.c.id == target, calls.users.c.active.is_(True)
-                    )
-                ).first()
-            ):
-                abort(400)
-            previous = conn.execute(
-                sa.select(calls.assignments.c.user_id).where(calls.assignments.c.call_id == call_id)
-            ).scalar()
-            if previous != target:
-                conn.execute(calls.assignments.delete().where(calls.assignments.c.call_id == call_id))
-                if target is not None:
-                    conn.execute(
-                        calls.assignments.insert().values(
-                            call_id=call_id, user_id=target, assigned_by_id=g.user.id, assigned_at=utcnow()
-                        )
-                    )
-        if previous != target:
-            audit.record("assign", call_id, from_user_id=previous, to_user_id=target)
+        target = int(raw) if raw.isdigit() else None  # anything else: nobody
+        try:
+            assigned = commands.assign(engine(), viewer(), call_id, target)
+        except NotFound:
+            abort(404)
+        except Forbidden:
+            abort(403)
+        except Invalid:
+            abort(400)
+        if assigned.changed:
             flash("Assignment saved.", "success")
         return redirect(_safe_next(url_for("CallsView.show", call_id=call_id)))
 
     @expose("/<call_id>/swap-roles", methods=["POST"])
     @has_access
     def swap_roles(self, call_id: str) -> Any:
-        call = load_call(call_id)
-        swapped = not call["roles_swapped"]
-        table = calls.overrides
-        with engine().begin() as conn:
-            values = {"roles_swapped": swapped, "updated_by_id": g.user.id, "updated_at": utcnow()}
-            if not conn.execute(table.update().where(table.c.call_id == call_id).values(**values)).rowcount:
-                conn.execute(table.insert().values(call_id=call_id, **values))
-        audit.record("swap_roles", call_id, roles_swapped=swapped)
+        try:
+            commands.swap_roles(engine(), viewer(), call_id)
+        except NotFound:
+            abort(404)
+        except Forbidden:
+            abort(403)
         flash("Agent and customer labels swapped.", "success")
         return redirect(url_for("CallsView.show", call_id=call_id))
 

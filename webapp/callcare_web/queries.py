@@ -1,45 +1,31 @@
-"""Reading calls for the pages and the API: scoping by user, filters, search, sorting, paging, documents.
+"""Reading calls for the pages and the API: scoping by user, filters, search, sorting, paging, history.
 
-The registry's `calls` table is the source of every list; the lake holds the transcript and summary
-documents and the audio. A caseworker sees only the calls assigned to them; a user with the
+Reads only: every change goes through callcare_web.commands. The registry's `calls` table is the
+source of every list. A caseworker sees only the calls assigned to them; a user with the
 `can_list_all` permission on Calls (supervisors, admins) sees every call.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import re
 import threading
 import time
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from callcare.core.lake import Lake
 from callcare.core.registry import call_events, calls
-from callcare.status import CallStatus
-from flask_appbuilder.security.sqla.models import User
 from sqlalchemy.engine import Connection
 
-from callcare_web.models import Assignment, AuditEntry, CallOverride, SearchDoc
+from callcare_web.errors import Forbidden, NotFound
+from callcare_web.filters import SORTS, Filters
+from callcare_web.tables import assignee_user, assignments, audit, overrides, search_docs, users
 
-assignments = Assignment.__table__
-overrides = CallOverride.__table__
-search_docs = SearchDoc.__table__
-audit = AuditEntry.__table__
-users = User.__table__
-
-STATUSES = tuple(s.value for s in CallStatus)
-SENTIMENTS = ("Positive", "Neutral", "Negative")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_TERMS = 8
 SEARCH_COUNT_CAP = 1000
 FACETS_TTL_S = 60.0
 
-assignee_user = users.alias("assignee_user")
-SORTS: dict[str, Any] = {
+SORT_COLUMNS: dict[str, Any] = {
     "created": calls.c.created_at,
     "updated": calls.c.updated_at,
     "date": calls.c.call_date,
@@ -50,6 +36,7 @@ SORTS: dict[str, Any] = {
     "duration": calls.c.duration_s,
     "assignee": assignee_user.c.username,
 }
+assert tuple(SORT_COLUMNS) == SORTS, "every sort the filters accept needs its column"
 LIST_COLUMNS = (
     calls.c.call_id,
     calls.c.call_date,
@@ -71,92 +58,10 @@ LIST_COLUMNS = (
 )
 
 
-class Forbidden(Exception):
-    """The call exists but is outside the user's scope."""
-
-
-class NotFound(Exception):
-    pass
-
-
 @dataclass(frozen=True)
 class Viewer:
     user_id: int
     can_all: bool
-
-
-@dataclass
-class Filters:
-    status: str = ""
-    date_from: str = ""
-    date_to: str = ""
-    sentiment: str = ""
-    category: str = ""
-    agent: str = ""
-    assignee: str = ""  # "", "me", "none" or a user id
-    q: str = ""
-    sort: str = "created"
-    direction: str = "desc"
-    page: int = 1
-    page_size: int = 25
-    errors: list[str] = field(default_factory=list)
-
-    @classmethod
-    def parse(cls, args: Any, page_size: int = 25, max_page_size: int = 100) -> Filters:
-        f = cls(page_size=page_size)
-        f.status = (args.get("status") or "").strip().upper()
-        if f.status and f.status not in STATUSES:
-            f.errors.append(f"unknown status {f.status!r}")
-            f.status = ""
-        for name in ("date_from", "date_to"):
-            value = (args.get(name) or "").strip()
-            if value and not _DATE.match(value):
-                f.errors.append(f"{name} must be YYYY-MM-DD")
-                value = ""
-            setattr(f, name, value)
-        sentiment = (args.get("sentiment") or "").strip().capitalize()
-        if sentiment and sentiment not in SENTIMENTS:
-            f.errors.append(f"unknown sentiment {sentiment!r}")
-            sentiment = ""
-        f.sentiment = sentiment
-        f.category = (args.get("category") or "").strip()[:64]
-        f.agent = (args.get("agent") or "").strip()[:64]
-        assignee = (args.get("assignee") or "").strip().lower()
-        if assignee and assignee not in ("me", "none") and not assignee.isdigit():
-            f.errors.append("assignee must be me, none or a user id")
-            assignee = ""
-        f.assignee = assignee
-        f.q = " ".join((args.get("q") or "").split())[:200]
-        sort = (args.get("sort") or "created").strip()
-        f.sort = sort if sort in SORTS else "created"
-        f.direction = "asc" if (args.get("dir") or "").lower() == "asc" else "desc"
-        try:
-            f.page = max(1, int(args.get("page") or 1))
-        except ValueError:
-            f.page = 1
-        try:
-            f.page_size = min(max_page_size, max(1, int(args.get("page_size") or page_size)))
-        except ValueError:
-            f.page_size = page_size
-        return f
-
-    def query_args(self, **changes: Any) -> dict[str, Any]:
-        """The non-default parameters (for links that keep the current filters)."""
-        values = {
-            "status": self.status,
-            "date_from": self.date_from,
-            "date_to": self.date_to,
-            "sentiment": self.sentiment,
-            "category": self.category,
-            "agent": self.agent,
-            "assignee": self.assignee,
-            "q": self.q,
-            "sort": self.sort if self.sort != "created" else "",
-            "dir": self.direction if self.direction != "desc" else "",
-            "page": self.page if self.page != 1 else "",
-        }
-        values.update(changes)
-        return {k: v for k, v in values.items() if v not in ("", None)}
 
 
 @dataclass
@@ -233,7 +138,7 @@ def list_calls(conn: Connection, viewer: Viewer, f: Filters) -> Page:
     if f.q:  # a text search scans every transcript to count: stop once the count is past the cap
         counted = counted.limit(SEARCH_COUNT_CAP + 1)
     total = conn.execute(sa.select(sa.func.count()).select_from(counted.subquery())).scalar_one()
-    column = SORTS[f.sort]
+    column = SORT_COLUMNS[f.sort]
     ascending = f.direction == "asc"
     tiebreak = calls.c.call_id.asc() if ascending else calls.c.call_id.desc()
     order = [column.asc() if ascending else column.desc(), tiebreak]
@@ -272,11 +177,18 @@ def get_call(conn: Connection, viewer: Viewer, call_id: str) -> dict[str, Any]:
     return call
 
 
-def may_see(conn: Connection, viewer: Viewer, call_id: str) -> bool:
-    if viewer.can_all:
-        return True
-    row = conn.execute(sa.select(assignments.c.user_id).where(assignments.c.call_id == call_id)).first()
-    return row is not None and row.user_id == viewer.user_id
+def require_visible(conn: Connection, viewer: Viewer, call_id: str) -> None:
+    """NotFound when there is no such call, Forbidden when it is outside the viewer's scope."""
+    row = conn.execute(
+        sa.select(calls.c.call_id, assignments.c.user_id)
+        .select_from(calls)
+        .outerjoin(assignments, assignments.c.call_id == calls.c.call_id)
+        .where(calls.c.call_id == call_id)
+    ).first()
+    if row is None:
+        raise NotFound(call_id)
+    if not viewer.can_all and row.user_id != viewer.user_id:
+        raise Forbidden(call_id)
 
 
 def status_history(conn: Connection, call_id: str) -> list[dict[str, Any]]:
@@ -350,46 +262,3 @@ def latest_cursor(conn: Connection) -> dict[str, int]:
         ).scalar_one(),
         "audit": conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit.c.id), 0))).scalar_one(),
     }
-
-
-# -- documents in the lake -------------------------------------------------------------------------
-@lru_cache(maxsize=4)
-def lake_for(uri: str) -> Lake:
-    return Lake(uri)
-
-
-def read_document(lake_uri: str, uri: str | None) -> dict[str, Any] | None:
-    if not uri:
-        return None
-    lake = lake_for(lake_uri)
-    return lake.get_json(lake.key_from_uri(uri))
-
-
-def display_turns(transcript_doc: dict[str, Any] | None, roles_swapped: bool) -> list[dict[str, Any]]:
-    if not transcript_doc:
-        return []
-    swap = {"agent": "customer", "customer": "agent"}
-    turns = []
-    for i, turn in enumerate(transcript_doc.get("transcript", {}).get("turns", [])):
-        role = turn.get("role") or "unknown"
-        if roles_swapped:
-            role = swap.get(role, role)
-        turns.append(
-            {
-                "index": i,
-                "speaker": turn.get("speaker"),
-                "role": role,
-                "start": float(turn.get("start") or 0.0),
-                "end": float(turn.get("end") or 0.0),
-                "text": turn.get("text") or "",
-                "redacted": bool(turn.get("redacted")),
-            }
-        )
-    return turns
-
-
-def transcript_text(turns: list[dict[str, Any]]) -> str:
-    def stamp(seconds: float) -> str:
-        return str(dt.timedelta(seconds=int(seconds)))
-
-    return "\n".join(f"[{stamp(t['start'])}] {t['role']} ({t['speaker']}): {t['text']}" for t in turns) + "\n"
