@@ -1,5 +1,5 @@
 """The lake's Glue tables, as callcare.warehouse.glue_tables generates them from the pyarrow schemas of
-plugins/callcare/tables.py (the single source of truth).
+plugins/callcare/core/tables.py (the single source of truth).
 
 callcare.warehouse.glue_tables writes `dbt/glue/lake_tables.json` (Glue TableInputs with partition projection on
 call_date, the lake location as the placeholder `{{lake_uri}}`) and its tests fail when that file
