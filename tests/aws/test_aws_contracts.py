@@ -515,7 +515,7 @@ def test_an_rds_generated_registry_secret_needs_dbname_mapped(moto_server):
     """The registry secret RDS generates ({"username", "password", "engine", "host", "port",
     "dbname", ...}): the backend maps `dbname` to the database only when told to."""
     from airflow.providers.amazon.aws.secrets.secrets_manager import SecretsManagerBackend
-    from callcare.dag_tasks.settings import registry_url_for
+    from callcare.hooks.settings import registry_url_for
     from sqlalchemy.engine import make_url
 
     generated = {
