@@ -14,15 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from callcare.dev.local_stack import airflow_env, initialize
+
+from tests.support.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
 FIXTURES = SHARED / "fixtures"
-sys.path.insert(0, str(REPO / "plugins"))
 
-from callcare.dev.local_stack import airflow_env, initialize  # noqa: E402
-from testsupport import dialogues, free_port  # noqa: E402,F401  (re-exported for fixtures)
+# Fixtures more than one suite uses (the aws-profile and fault suites share the fake Drive and moto).
+pytest_plugins = ["tests.support.aws_fixtures"]
 
 SESSION_HOME = Path(tempfile.mkdtemp(prefix="callcare-tests-"))
 
@@ -66,8 +68,7 @@ def ctx(callcare_home: Path):
 @pytest.fixture
 def instant_ctx(callcare_home: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh home with the instant engine and backend: the pipeline minus recognition."""
-    from callcare.config import reset_settings
-    from callcare.config import get_settings
+    from callcare.config import get_settings, reset_settings
     from callcare.core.context import Context
 
     monkeypatch.setenv("CALLCARE_STT_ENGINE", "instant")

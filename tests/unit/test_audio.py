@@ -85,7 +85,9 @@ def test_a_header_without_a_length_is_caught_while_decoding(
     """Streams can omit or misstate their length: the decode loop enforces the limit too."""
     import callcare.transcription.audio
 
-    monkeypatch.setattr(callcare.transcription.audio, "_declared_duration_s", lambda _container, _stream: None)
+    monkeypatch.setattr(
+        callcare.transcription.audio, "_declared_duration_s", lambda _container, _stream: None
+    )
     path = write(tmp_path / "stream.wav", "pcm_s16le", 16000, 1)
     with pytest.raises(AudioDecodeError, match="limit is"):
         decode_audio(path, max_duration_s=0.5)
