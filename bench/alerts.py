@@ -1,6 +1,6 @@
 """Alert latency: from a call's COMPLETED commit in the registry to the browser's WebSocket message.
 
-    .venv-webapp/bin/python bench/alerts.py [--calls 100] [--burst 100] [--seed-calls 1000]
+    .venv-webapp/bin/python -m bench.alerts [--calls 100] [--burst 100] [--seed-calls 1000]
                                            [--poll-interval S]
 
 What a caseworker waits for: the pipeline's last step commits `Registry.transition(call_id,
@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from webstack import (
+from bench.webstack import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PASSWORDS,

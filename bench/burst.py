@@ -1,7 +1,7 @@
 """A burst of recordings dropped into the inbox at once, through the real DAGs of the local stack.
 
-    .venv/bin/python bench/burst.py --calls 500 --backends instant
-    .venv/bin/python bench/burst.py --calls 40 --backends offline
+    .venv/bin/python -m bench.burst --calls 500 --backends instant
+    .venv/bin/python -m bench.burst --calls 40 --backends offline
 
 `instant` runs the speech-to-text engine and summary backend that recognize nothing
 (CALLCARE_STT_ENGINE=instant, CALLCARE_SUMMARY_BACKEND=instant): what is left is Airflow's own
@@ -25,8 +25,9 @@ from pathlib import Path
 from callcare.core.lake import Lake
 from callcare.dev.consistency import check
 from callcare.dev.samples import write_load_test_recording
-from callcare.names import LOCAL_STT_POOL
-from stackbench import corpus_ids, percentile, render, running_stack, timings, wait_all_terminal
+from callcare.names import LOCAL_STT_POOL, PROCESS_DAG_ID
+
+from bench.stackbench import corpus_ids, percentile, render, running_stack, timings, wait_all_terminal
 
 INSTANT = {"CALLCARE_STT_ENGINE": "instant", "CALLCARE_SUMMARY_BACKEND": "instant"}
 
@@ -83,7 +84,7 @@ def main() -> None:
             wait_all_terminal(registry, len(files), timeout_s=args.timeout)
             drained = time.monotonic() - dropped
             rows = timings(registry)
-            runs = stack.dag_runs("callcare_process_call")
+            runs = stack.dag_runs(PROCESS_DAG_ID)
             report = check(registry, Lake((home / "lake").as_uri()), require_terminal=True)
             rejected = list((home / "inbox" / "rejected").glob("*")) if (home / "inbox").exists() else []
             left_in_inbox = [p for p in (home / "inbox").iterdir() if p.is_file()]

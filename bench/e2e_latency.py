@@ -1,6 +1,6 @@
 """End-to-end latency of corpus calls through the running local stack.
 
-    .venv/bin/python bench/e2e_latency.py [--calls 4] [--format wav]
+    .venv/bin/python -m bench.e2e_latency [--calls 4] [--format wav]
 
 Prints per-stage timings from the registry's events, end-to-end p50/p95 (upload → COMPLETED), and
 orchestration overhead: end-to-end minus the compute the backends need for the same recording,
@@ -22,7 +22,8 @@ from callcare.transcription.audio import decode_audio
 from callcare.transcription.engines import get_engine
 from callcare.transcription.metrics import compute_metrics
 from callcare.transcription.roles import assign_roles
-from stackbench import corpus_ids, percentile, render, running_stack, timings, wait_all_terminal
+
+from bench.stackbench import corpus_ids, percentile, render, running_stack, timings, wait_all_terminal
 
 SUFFIX = {"wav": ".wav", "8k": ".8k.wav", "stereo": ".stereo.wav"}
 

@@ -1,6 +1,6 @@
 """Field-level scores of a summary backend against the dev corpus's ground truth.
 
-    python bench/eval_summaries.py [--backend offline] [--ids call-0001,...] [--asr-dir DIR] [--verbose]
+    python -m bench.eval_summaries [--backend offline] [--ids call-0001,...] [--asr-dir DIR] [--verbose]
 
 Runs the backend over the corpus reference transcripts (roles from the script), or over speech-to-
 text transcripts (Transcript JSON files named <call_id>*.json in --asr-dir), and prints: JSON
@@ -25,15 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
-
-from callcare.config import get_settings  # noqa: E402
-from callcare.core.transcript import Transcript, Turn  # noqa: E402
+from callcare.config import get_settings
+from callcare.core.transcript import Transcript, Turn
 from callcare.summarization.base import SummaryFailed, SummaryTransientError
-from callcare.summarization.choose import get_backend  # noqa: E402
-from callcare.summarization.offline.spoken_numbers import normalize_numbers  # noqa: E402
-from callcare.summarization.schema import SummaryInvalid, validate_summary  # noqa: E402
+from callcare.summarization.choose import get_backend
+from callcare.summarization.offline.spoken_numbers import normalize_numbers
+from callcare.summarization.schema import SummaryInvalid, validate_summary
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "dialogues.json"
 # corpus category -> schema category. The schema's list is a general customer-care taxonomy that

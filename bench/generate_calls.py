@@ -1,6 +1,6 @@
 """Realistic lake tables for N calls, for the warehouse benchmark and for load-testing the marts.
 
-    python bench/generate_calls.py OUT_LAKE_DIR [--calls 100000] [--days 90] [--layout per-day|per-call]
+    python -m bench.generate_calls OUT_LAKE_DIR [--calls 100000] [--days 90] [--layout per-day|per-call]
                                    [--seed 7]
 
 Writes `tables/<name>/call_date=YYYY-MM-DD/*.parquet` under OUT_LAKE_DIR with the pipeline's own
@@ -33,9 +33,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute
 import pyarrow.parquet as pq
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
-
 from callcare.core.tables import (
     CALLS_SCHEMA,
     METRICS_SCHEMA,

@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "plugins"))
+from callcare.core.registry import Registry
+from callcare.dev.local_stack import AirflowStack, airflow_bin
+from callcare.status import TERMINAL
 
-from callcare.core.registry import Registry  # noqa: E402
-from callcare.dev.local_stack import AirflowStack, airflow_bin  # noqa: E402
-from callcare.status import TERMINAL  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 CORPUS = REPO.parent / "shared" / "corpus"
 

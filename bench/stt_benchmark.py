@@ -1,6 +1,6 @@
 """Word error rate, speed and role accuracy of a speech-to-text engine on the dev corpus and on real speech.
 
-    python bench/stt_benchmark.py [--engine pocketsphinx] [--ids call-0001,...] [--formats wav,8k,stereo]
+    python -m bench.stt_benchmark [--engine pocketsphinx] [--ids call-0001,...] [--formats wav,8k,stereo]
                                   [--audio-dir DIR] [--human-dir DIR] [--no-human] [--json]
 
 The dev corpus (../shared/corpus) is rendered with flite + sox into --audio-dir (missing files only;
@@ -38,14 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
+from callcare.config import get_settings
+from callcare.core.transcript import Transcript
+from callcare.transcription.audio import decode_audio
+from callcare.transcription.engines import OfflineEngine, get_engine
+from callcare.transcription.roles import assign_roles
 
-from callcare.config import get_settings  # noqa: E402
-from callcare.core.transcript import Transcript  # noqa: E402
-from callcare.transcription.audio import decode_audio  # noqa: E402
-from callcare.transcription.engines import OfflineEngine, get_engine  # noqa: E402
-from callcare.transcription.roles import assign_roles  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CORPUS_DIR = ROOT.parent / "shared" / "corpus"
 DEFAULT_CORPUS = CORPUS_DIR / "dialogues.json"

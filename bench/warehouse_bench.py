@@ -1,6 +1,6 @@
 """dbt build time and mart query times on DuckDB over N generated calls.
 
-    python bench/warehouse_bench.py [--calls 100000] [--days 90] [--layout per-day|per-call]
+    python -m bench.warehouse_bench [--calls 100000] [--days 90] [--layout per-day|per-call]
                                     [--lake DIR] [--runs 5] [--threads 4] [--json]
 
 Generates the lake with bench/generate_calls.py (or reuses --lake when it already has tables),
@@ -94,11 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(time_queries(args.time_queries, args.runs)))
         return 0
 
-    sys.path.insert(0, str(REPO / "plugins"))
-    sys.path.insert(0, str(REPO / "bench"))
+    # imported here, not at the top: the --time-queries half runs this file in dbt's virtualenv,
+    # which has neither callcare nor pyarrow
     from callcare.config import Settings
     from callcare.warehouse import dbt as warehouse
-    from generate_calls import generate, write
+
+    from bench.generate_calls import generate, write
 
     work = Path(tempfile.mkdtemp(prefix="callcare-bench-"))
     lake = args.lake or work / "lake"

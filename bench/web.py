@@ -1,6 +1,6 @@
 """Web app latency under load: the call list, a call's detail and search, over a large registry.
 
-    .venv-webapp/bin/python bench/web.py [--calls 100000] [--clients 50] [--duration 20]
+    .venv-webapp/bin/python -m bench.web [--calls 100000] [--clients 50] [--duration 20]
                                         [--user sup] [--only html|api] [--keep]
 
 Seeds a temporary home (registry, outbox, lake documents, search index, assignments), serves it
@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from webstack import (
+
+from bench.webstack import (
     CASEWORKERS,
     Seeded,
     WebServer,

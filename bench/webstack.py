@@ -24,7 +24,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections import Counter
@@ -34,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "webapp"))  # the tests' corpus → transcript helpers
+# the tests' corpus → transcript helpers, and the browser tests' launch settings
+from tests.support.webapp import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (re-exported for alerts.py)
+from tests.support.webapp_seed import dialogues, metrics_for, timed_turns, truth_summary
 
-from webapp_seed import dialogues, metrics_for, timed_turns, truth_summary  # noqa: E402
-from webapp_support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402,F401  (the browser tests' launch settings)
+REPO = Path(__file__).resolve().parents[1]
 
 CALLCARE_WEB = REPO / ".venv-webapp" / "bin" / "callcare-web"
 PASSWORDS = {"admin": "Bench-admin-2026!", "sup": "Bench-supervisor-2026!"}
@@ -212,8 +211,8 @@ def seed_calls(
     import sqlalchemy as sa
     from callcare.config import Settings
     from callcare.core.registry import call_events, calls, make_engine
-    from callcare_web.calls import assignments, search_docs
     from callcare_web.search_index import summary_text, transcript_text
+    from callcare_web.tables import assignments, search_docs
 
     started = time.perf_counter()
     settings = Settings.from_mapping(env)

@@ -37,7 +37,10 @@ DATE_PARAM = {"type": ["null", "string"], "format": "date", "pattern": tasks.DAT
             description="e.g. v2 (empty: the configured version)",
         ),
         "backend": Param(
-            None, type=["null", "string"], enum=[None, *tasks.BACKENDS], description="empty: the configured one"
+            None,
+            type=["null", "string"],
+            enum=[None, *tasks.BACKENDS],
+            description="empty: the configured one",
         ),
         "make_current": Param(
             False,

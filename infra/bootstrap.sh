@@ -3,6 +3,9 @@
 # same stamp approach as scripts/bootstrap.sh: nothing is reinstalled while the lock is unchanged).
 # Synth needs node (v18 or newer) and nothing from the network: the aws-cdk-lib wheel carries its
 # JavaScript. uv comes from .venv-tools, which scripts/bootstrap.sh installs.
+# The callcare package (plugins/) goes in without its dependencies, as in the web app's environment:
+# the stacks import the names the pipeline defines (callcare.names: DAG ids, metric names, the
+# settings Variable) rather than copying them, and import nothing of callcare that needs more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,11 +27,12 @@ if [ ! -x "$UV" ]; then
   exit 1
 fi
 
-stamp=$(cat infra/requirements.txt infra/constraints.txt | sha256sum | cut -d' ' -f1)
+stamp=$(cat infra/requirements.txt infra/constraints.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat .venv-infra/.callcare-stamp 2>/dev/null)" != "$stamp" ]; then
   echo "bootstrap: creating the CDK environment in .venv-infra (infra/constraints.txt)"
   "$UV" venv -q --allow-existing .venv-infra --python "$PYTHON"
   # sync, not install: the environment holds exactly the lock (nothing left over from an older one)
   VIRTUAL_ENV=.venv-infra "$UV" pip sync -q infra/constraints.txt
+  VIRTUAL_ENV=.venv-infra "$UV" pip install -q --no-deps -e .
   echo "$stamp" > .venv-infra/.callcare-stamp
 fi

@@ -15,15 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from callcare.dev.local_stack import airflow_env, initialize
+
+from tests.support.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
 FIXTURES = SHARED / "fixtures"
-sys.path.insert(0, str(REPO / "plugins"))
 
-from callcare.dev.local_stack import airflow_env, initialize  # noqa: E402
-from testsupport import dialogues, free_port  # noqa: E402,F401  (re-exported for fixtures)
+# Fixtures more than one suite uses (the aws-profile and fault suites share the fake Drive and moto).
+pytest_plugins = ["tests.support.aws_fixtures"]
 
 SESSION_HOME = Path(tempfile.mkdtemp(prefix="callcare-tests-"))
 

@@ -9,24 +9,13 @@ Airflow environment, and fills in the lake bucket.
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 GLUE_JSON = REPO / "dbt" / "glue" / "lake_tables.json"
 LAKE_URI_PLACEHOLDER = "{{lake_uri}}"  # callcare.warehouse.glue_tables.LAKE_URI_PLACEHOLDER
-PARTITION_KEY = "call_date"
-
-
-def callcare_module(name: str):
-    """A module of the callcare package in plugins/ (the pipeline's own definitions, not a copy)."""
-    plugins = str(REPO / "plugins")
-    if plugins not in sys.path:
-        sys.path.insert(0, plugins)
-    return importlib.import_module(f"callcare.{name}")
 
 
 def table_inputs(lake_uri: str, path: Path = GLUE_JSON) -> list[dict[str, Any]]:

@@ -1,1 +1,1 @@
-"""aws-profile suites; a package so its conftest does not replace the root conftest module."""
+"""The aws-profile suite (a subpackage so its modules have dotted names; see tests/__init__.py)."""

@@ -26,8 +26,8 @@ from callcare.hooks.settings import task_settings
 from callcare.status import CallStatus
 from callcare.steps.alerts import Alert, Facts, SnsPublisher, build_alert, publish_pending, severity
 
-from aws.conftest import REGION
-from aws.fake_aws import FakeTranscribe, transcribe_output
+from tests.support.aws_fixtures import REGION
+from tests.support.fake_aws import FakeTranscribe, transcribe_output
 
 pytestmark = pytest.mark.usefixtures("dummy_aws")
 MiB = 1024 * 1024
@@ -462,7 +462,7 @@ def test_the_drive_key_comes_from_secrets_manager(moto_server, tmp_path):
     """The MWAA setup: the connection is a Secrets Manager secret read by Airflow's backend."""
     from airflow.providers.amazon.aws.secrets.secrets_manager import SecretsManagerBackend
 
-    from aws.fake_drive import FakeDrive, service_account_key
+    from tests.support.fake_drive import FakeDrive, service_account_key
 
     keyfile = service_account_key(FakeDrive())
     secret = {"conn_type": "google_cloud_platform", "extra": {"keyfile_dict": json.dumps(keyfile)}}

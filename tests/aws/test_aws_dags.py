@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from callcare.names import ALERTS_DAG_ID, BEDROCK_POOL, PROCESS_DAG_ID, TRANSCRIBE_POOL
+
 REPO = Path(__file__).resolve().parents[2]
 DAGS = ("callcare_ingest.py", "callcare_process_call.py", "callcare_alerts.py")
 
@@ -20,14 +22,14 @@ def test_the_aws_dags_wire_transcribe_bedrock_and_alerts(monkeypatch):
         bags = {name: DagBag(dag_folder=str(folder / name)) for name in DAGS}
         for name, bag in bags.items():
             assert bag.import_errors == {}, name
-        process = bags["callcare_process_call.py"].dags["callcare_process_call"]
+        process = bags["callcare_process_call.py"].dags[PROCESS_DAG_ID]
         order = [t.task_id for t in process.topological_sort()]
         assert order == ["prepare_transcription", "transcribe", "read_transcript", "summarize", "publish"]
         transcribe = process.get_task("transcribe")
-        assert transcribe.pool == "callcare_transcribe" and transcribe.deferrable
-        assert process.get_task("summarize").pool == "callcare_bedrock"
+        assert transcribe.pool == TRANSCRIBE_POOL and transcribe.deferrable
+        assert process.get_task("summarize").pool == BEDROCK_POOL
         assert all(t.on_failure_callback for t in process.tasks)
-        alerts = bags["callcare_alerts.py"].dags["callcare_alerts"]
+        alerts = bags["callcare_alerts.py"].dags[ALERTS_DAG_ID]
         assert alerts.max_active_runs == 1 and "callcare" in alerts.tags
         assert all(t.retries >= 1 for t in alerts.tasks)
     finally:

@@ -30,11 +30,12 @@ from callcare.config import Settings
 from callcare.core.lake import Lake
 from callcare.core.registry import Registry
 from callcare.dev.local_stack import AirflowStack
+from callcare.names import SETTINGS_VARIABLE
 from callcare.status import TERMINAL
 
-from aws.conftest import REGION
-from aws.fake_aws import FakeBedrock, FakeTranscribe
-from aws.fake_drive import FakeDrive, service_account_key
+from tests.support.aws_fixtures import REGION
+from tests.support.fake_aws import FakeBedrock, FakeTranscribe
+from tests.support.fake_drive import FakeDrive, service_account_key
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -106,7 +107,7 @@ def receive_all(sqs, url: str) -> list[dict]:
 def test_drive_to_sns_under_a_running_scheduler(
     tmp_path, moto_server, corpus_audio, later_audio, registry_db, monkeypatch
 ):
-    from testsupport import dialogues, free_port, process_runs
+    from tests.support.helpers import dialogues, free_port, process_runs
 
     aws = {"endpoint_url": moto_server, "region_name": REGION}
     s3, sns, sqs = (boto3.client(name, **aws) for name in ("s3", "sns", "sqs"))
@@ -158,7 +159,7 @@ def test_drive_to_sns_under_a_running_scheduler(
                 "password": db_password,
                 "schema": registry_db,
             },
-            "airflow/variables/callcare_settings": {
+            f"airflow/variables/{SETTINGS_VARIABLE}": {
                 "gdrive_folder_id": folder,
                 "gdrive_processed_folder_id": processed,
                 "sns_topic_arn": topic,

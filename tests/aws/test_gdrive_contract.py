@@ -35,7 +35,7 @@ from callcare.sources.gdrive import (
     skip_reason,
 )
 
-from aws.fake_drive import FakeDrive
+from tests.support.fake_drive import FakeDrive, FakeFile
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "google-drive"
 WAV = "audio/wav"
@@ -127,11 +127,7 @@ def test_the_fake_answers_recorded_requests_in_the_recorded_shape(fake_drive: Fa
     uri = urllib.parse.urlsplit(recorded_uri(f"{name}.http-meta.json"))
     sheet = "application/vnd.google-apps.spreadsheet"
     file_id = uri.path.rsplit("/", 1)[-1] if "/files/" in uri.path else None
-    made = fake_drive._add(
-        __import__("aws.fake_drive", fromlist=["FakeFile"]).FakeFile(
-            file_id or "sheet1", "Test Spreadsheet", sheet, ["root"]
-        )
-    )
+    made = fake_drive._add(FakeFile(file_id or "sheet1", "Test Spreadsheet", sheet, ["root"]))
     query = urllib.parse.parse_qs(uri.query)
     if "includeItemsFromAllDrives" in query and "/files/" in uri.path:
         # files.get has no such parameter: Drive ignored it, the discovery document does not know it
@@ -337,7 +333,7 @@ def test_media_errors_mid_download_are_retried(fake_drive, drive_connection, lak
         if params.get("alt") == "media":
             served.append(headers.get("range"))
             if len(served) == 2:
-                from aws.fake_drive import DriveHttpError
+                from tests.support.fake_drive import DriveHttpError
 
                 raise DriveHttpError(503, "backendError", "try again")
         return original(params, headers, body)

@@ -28,6 +28,7 @@ from callcare.hooks.transcribe import (
     build_job_request,
     job_name_for,
 )
+from callcare.names import TRANSCRIBE_POOL
 from callcare.operators.transcribe import TranscribeCallOperator, TranscriptionJobCompletedTrigger
 from moto import mock_aws
 
@@ -460,6 +461,6 @@ def test_execute_complete_without_event(settings):
 
 
 def test_operator_takes_a_pool_and_templates_its_references(settings):
-    op = make_operator(settings, pool="callcare_transcribe")
-    assert op.pool == "callcare_transcribe"
+    op = make_operator(settings, pool=TRANSCRIBE_POOL)
+    assert op.pool == TRANSCRIBE_POOL
     assert {"call_id", "media_uri", "call_date", "channels"} <= set(op.template_fields)

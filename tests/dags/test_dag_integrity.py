@@ -2,6 +2,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from callcare.names import INGEST_DAG_ID, PROCESS_DAG_ID
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -15,7 +16,7 @@ def dagbag(airflow_db):
 
 def test_no_import_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
-    assert {"callcare_ingest", "callcare_process_call"} <= set(dagbag.dag_ids)
+    assert {INGEST_DAG_ID, PROCESS_DAG_ID} <= set(dagbag.dag_ids)
 
 
 def test_every_dag_is_tagged_and_every_task_retries(dagbag) -> None:
@@ -28,7 +29,7 @@ def test_every_dag_is_tagged_and_every_task_retries(dagbag) -> None:
 def test_processing_runs_one_call_and_bounds_speech_to_text(dagbag) -> None:
     from callcare.names import LOCAL_STT_POOL
 
-    dag = dagbag.dags["callcare_process_call"]
+    dag = dagbag.dags[PROCESS_DAG_ID]
     assert dag.schedule is None  # started by the ingest DAG, one run per call
     assert "call_id" in dag.params
     assert dag.get_task("transcribe").pool == LOCAL_STT_POOL
@@ -39,7 +40,7 @@ def test_processing_runs_one_call_and_bounds_speech_to_text(dagbag) -> None:
 
 
 def test_ingest_polls_often_and_never_overlaps(dagbag) -> None:
-    dag = dagbag.dags["callcare_ingest"]
+    dag = dagbag.dags[INGEST_DAG_ID]
     assert dag.max_active_runs == 1
     assert isinstance(dag.schedule, timedelta)
     assert dag.schedule.total_seconds() <= 30

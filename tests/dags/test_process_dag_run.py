@@ -7,6 +7,7 @@ import jsonschema
 import pyarrow.parquet as pq
 import pytest
 from callcare.core.context import Context
+from callcare.names import PROCESS_DAG_ID
 from callcare.sources.inbox import ingest_inbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -16,7 +17,7 @@ SCHEMA = REPO / "include" / "prompts" / "summary_v1.schema.json"
 def process_dag():
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(REPO / "dags" / "callcare_process_call.py")).dags["callcare_process_call"]
+    return DagBag(dag_folder=str(REPO / "dags" / "callcare_process_call.py")).dags[PROCESS_DAG_ID]
 
 
 def ingest(ctx: Context, source: Path, name: str) -> str:

@@ -87,7 +87,7 @@ def run(dag: Any, task_id: str, *args: Any, **kwargs: Any) -> Any:
 
 def land_one(state: dict[str, Any], tmp_path: Path) -> str:
     """The ingest DAG's tasks land a recording from the Variable's inbox into the connection's registry."""
-    from testsupport import drop_settled
+    from tests.support.helpers import drop_settled
 
     inbox = tmp_path / "variable-inbox"
     drop_settled(inbox, "2026-11-30_call.wav", tone())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from callcare.names import WAREHOUSE_DAG_ID
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -16,7 +17,7 @@ def warehouse_dag():
 
     bag = DagBag(dag_folder=str(REPO / "dags" / "callcare_warehouse.py"))
     assert bag.import_errors == {}
-    return bag.dags["callcare_warehouse"]
+    return bag.dags[WAREHOUSE_DAG_ID]
 
 
 def test_the_warehouse_dag_runs_dbt_build_through_cosmos(

@@ -25,6 +25,7 @@ from callcare.core.registry import Registry
 from callcare.dev.consistency import check
 from callcare.dev.local_stack import AirflowStack
 from callcare.dev.samples import write_load_test_recording
+from callcare.names import PROCESS_DAG_ID
 from callcare.status import TERMINAL, CallStatus
 
 CALLS = 50
@@ -66,7 +67,7 @@ def kill_scheduler_tree(stack: AirflowStack) -> int:
 
 
 def test_kill_9_mid_burst_every_call_completes_exactly_once(tmp_path: Path) -> None:
-    from testsupport import free_port
+    from tests.support.helpers import free_port
 
     home = tmp_path / "home"
     inbox = home / "inbox"
@@ -101,7 +102,7 @@ def test_kill_9_mid_burst_every_call_completes_exactly_once(tmp_path: Path) -> N
             timeout_s=900,
             what=f"all {CALLS} calls to finish after the restart (at the kill: {dict(at_kill)})",
         )
-        runs = stack.dag_runs("callcare_process_call")
+        runs = stack.dag_runs(PROCESS_DAG_ID)
 
     calls = registry.list_calls(limit=CALLS * 2)
     failed = {c["call_id"]: c["error_message"] for c in calls if c["status"] != CallStatus.COMPLETED}

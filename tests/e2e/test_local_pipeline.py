@@ -38,7 +38,7 @@ def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 3.0):
 
 
 def test_inbox_to_completed_under_a_running_scheduler(tmp_path: Path, corpus_audio: Path) -> None:
-    from testsupport import free_port, process_runs
+    from tests.support.helpers import free_port, process_runs
 
     home = tmp_path / "home"
     inbox = home / "inbox"

@@ -35,9 +35,6 @@ import boto3
 import numpy as np
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from aws.conftest import REGION
-from aws.fake_aws import FakeBedrock, FakeTranscribe
-from aws.fake_drive import FakeDrive
 from callcare.config import reset_settings
 from callcare.core.context import MAX_REASON, Context
 from callcare.core.transcript import Transcript
@@ -46,12 +43,17 @@ from callcare.dag_tasks import process as process_tasks
 from callcare.hooks.settings import task_settings
 from callcare.hooks.transcribe import TranscriptionJobFailed
 from callcare.lake_paths import table_key
+from callcare.names import PROCESS_DAG_ID
 from callcare.sources.cursor import CursorStore
 from callcare.sources.gdrive import DEFAULT_RETRIES
 from callcare.summarization.base import SummaryTransientError
 from callcare.summarization.instant import InstantBackend
 from callcare.summarization.llm_common import Backoff
-from testsupport import REPO, dialogues
+
+from tests.support.aws_fixtures import REGION
+from tests.support.fake_aws import FakeBedrock, FakeTranscribe
+from tests.support.fake_drive import FakeDrive
+from tests.support.helpers import REPO, dialogues
 
 HOUR = 3600
 SIZE_CAP = 8 * 2**20
@@ -141,7 +143,7 @@ def process_dag() -> Any:
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(REPO / "dags" / "callcare_process_call.py"))
-    return bag.dags["callcare_process_call"]
+    return bag.dags[PROCESS_DAG_ID]
 
 
 @pytest.fixture
@@ -164,7 +166,7 @@ def local(callcare_home: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
 
 def drop(ctx: Context, name: str, data: bytes) -> None:
     """A file in the inbox, written long enough ago to count as settled."""
-    from testsupport import drop_settled
+    from tests.support.helpers import drop_settled
 
     drop_settled(ctx.settings.inbox_dir, name, data)
 

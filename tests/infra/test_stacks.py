@@ -131,14 +131,13 @@ def test_glue_tables_come_from_the_generated_catalog_with_partition_projection(p
 
 
 def test_pyarrow_schemas_have_glue_tables():
-    """Every lake table of callcare.core.tables (the schemas) is in the generated catalog infra applies."""
+    """Every lake table callcare names (callcare.names.LAKE_TABLES, the tables of callcare.core.tables)
+    is in the generated catalog infra applies, and the catalog has no other."""
+    from callcare.names import LAKE_TABLES
     from callcare_infra.lake_tables import table_inputs
 
-    names_module = (REPO / "plugins" / "callcare" / "names.py").read_text()  # where LAKE_TABLES is written
     names = {t["Name"] for t in table_inputs("s3://bucket")}
-    for name in names:
-        assert f'"{name}"' in names_module
-    assert {"calls", "turns", "summaries"} <= names
+    assert names == set(LAKE_TABLES)
 
 
 def test_athena_workgroup_limits_and_encrypts(prod):
@@ -252,10 +251,9 @@ def test_alarms_and_dashboard(prod):
         assert stat in body
 
 
-def test_metric_names_come_from_the_pipelines_observability_module(prod):
-    from callcare_infra.lake_tables import callcare_module
+def test_metric_names_come_from_the_pipelines_names_module(prod):
+    from callcare import names
 
-    obs = callcare_module("observability")
     body = _flat([r["Properties"] for _, _, r in prod.resources("AWS::CloudWatch::Alarm")])
-    for name in (obs.CALLS_FAILED, obs.CALLS_COMPLETED, obs.PROCESSING_SECONDS, obs.THROTTLES):
+    for name in (names.CALLS_FAILED, names.CALLS_COMPLETED, names.PROCESSING_SECONDS, names.THROTTLES):
         assert name in body

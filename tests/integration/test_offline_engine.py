@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,7 @@ from callcare.transcription.engines import get_engine
 from callcare.transcription.metrics import CallMetrics, compute_metrics, merge
 from callcare.transcription.roles import assign_roles
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-from bench.stt_benchmark import hypothesis_words, reference_words, role_time, word_errors  # noqa: E402
+from bench.stt_benchmark import hypothesis_words, reference_words, role_time, word_errors
 
 CALL_ID = "call-0023"
 FILES = {"mono": f"{CALL_ID}.wav", "stereo": f"{CALL_ID}.stereo.wav"}

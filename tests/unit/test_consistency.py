@@ -16,7 +16,7 @@ from callcare.steps import process as pipeline
 
 
 def land(ctx: Context, name: str, content: bytes | None = None, seed: int = 0) -> str:
-    from testsupport import drop_settled
+    from tests.support.helpers import drop_settled
 
     if content is None:
         content = write_load_test_recording(ctx.settings.home / name, seed=seed, seconds=4).read_bytes()

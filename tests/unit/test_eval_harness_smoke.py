@@ -1,4 +1,4 @@
-"""bench/eval_summaries.py runs end to end on three dev calls, from scripts and from transcript files."""
+"""`python -m bench.eval_summaries` runs end to end on three dev calls, from scripts and from transcript files."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.helpers import checkout_env
+
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "bench" / "eval_summaries.py"
 CORPUS = ROOT.parent / "shared" / "corpus" / "dialogues.json"
 IDS = "call-0003,call-0004,call-0014"
 pytestmark = pytest.mark.skipif(not CORPUS.is_file(), reason=f"dev corpus not found at {CORPUS}")
@@ -18,11 +19,12 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_file(), reason=f"dev corpus not fo
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
+        [sys.executable, "-m", "bench.eval_summaries", *args],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=ROOT,
+        env=checkout_env(),
         check=False,
     )
 
@@ -55,7 +57,6 @@ def test_text_report_and_unknown_ids() -> None:
 
 
 def test_asr_dir_reads_transcript_files(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT))
     from bench.eval_summaries import load_corpus, reference_transcript
 
     for dialogue in load_corpus(CORPUS):

@@ -6,7 +6,7 @@ from callcare.sources.inbox import call_date_for, ingest_inbox
 
 
 def drop(inbox: Path, name: str, data: bytes, age_s: float = 10) -> Path:
-    from testsupport import drop_settled
+    from tests.support.helpers import drop_settled
 
     return drop_settled(inbox, name, data, age_s)
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 from callcare.core.transcript import Transcript, Turn, Word
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.stt_benchmark import (
     cardinal,
     hypothesis_words,

@@ -1,4 +1,4 @@
-"""bench/stt_benchmark.py end to end on two dev calls (wav only), and on a stand-in "human" set."""
+"""`python -m bench.stt_benchmark` end to end on two dev calls (wav only), and on a stand-in "human" set."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.helpers import checkout_env
+
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "bench" / "stt_benchmark.py"
 CORPUS = ROOT.parent / "shared" / "corpus" / "dialogues.json"
 IDS = "call-0023,call-0047"  # both rendered by the session's corpus_audio fixture
 pytestmark = [
@@ -25,11 +26,12 @@ pytestmark = [
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
+        [sys.executable, "-m", "bench.stt_benchmark", *args],
         capture_output=True,
         text=True,
         timeout=600,
         cwd=ROOT,
+        env=checkout_env(),
         check=False,
     )
 

@@ -18,7 +18,7 @@ WEBAPP_ENV = all(
 if not WEBAPP_ENV:
     collect_ignore_glob = ["test_[!e]*.py"]
 else:
-    from webapp_support import (  # noqa: F401  (fixtures)
+    from tests.support.webapp import (  # noqa: F401  (fixtures)
         app,
         artifacts,
         browser,

@@ -6,7 +6,8 @@ import datetime as dt
 from typing import Any
 
 import jwt as pyjwt
-from webapp_support import PASSWORDS, World
+
+from tests.support.webapp import PASSWORDS, World
 
 
 def auth(token: str) -> dict[str, str]:

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webapp_seed import complete_call, dialogues, register_call
-from webapp_support import PASSWORDS, Server
+
+from tests.support.webapp import PASSWORDS, Server
+from tests.support.webapp_seed import complete_call, dialogues, register_call
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 740}

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from callcare_web.live import for_client, read_messages, visible
-from webapp_seed import complete_call, dialogues, register_call
-from webapp_support import World
+
+from tests.support.webapp import World
+from tests.support.webapp_seed import complete_call, dialogues, register_call
 
 
 def engine_of(app: Any) -> Any:
@@ -83,8 +84,9 @@ def test_websocket_needs_a_session(app: Any) -> None:
 
 def test_websocket_delivers_backlog_and_live_events(app: Any, world: World) -> None:
     """A caseworker's socket: what happened since the cursor, then new events, only for their calls."""
-    from webapp_support import PASSWORDS, csrf_from
     from werkzeug.serving import make_server
+
+    from tests.support.webapp import PASSWORDS, csrf_from
 
     app.config["SESSION_COOKIE_SECURE"] = False  # plain http on loopback for this socket test
     server = make_server("127.0.0.1", 0, app, threaded=True)

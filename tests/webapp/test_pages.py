@@ -7,20 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from webapp_support import PASSWORDS, World, build_world, csrf_from, login
 
-
-def audit_rows(app: Any, **where: Any) -> list[dict[str, Any]]:
-    from callcare_web.tables import audit
-
-    with app.app_context():
-        engine = app.extensions["sqlalchemy"].engine
-        query = sa.select(audit).order_by(audit.c.id)
-        for key, value in where.items():
-            query = query.where(audit.c[key] == value)
-        with engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+from tests.support.webapp import PASSWORDS, World, audit_rows, build_world, csrf_from, login
 
 
 def https_client(app: Any) -> Any:

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from callcare_web.sns import InvalidMessage, SnsVerifier, check_sns_url, string_to_sign
-from webapp_seed import FIXTURES
-from webapp_support import World
+
+from tests.support.webapp import World
+from tests.support.webapp_seed import FIXTURES
 
 SNS = FIXTURES / "sns"
 VERIFIED = sorted(SNS.glob("*.verified.json"))
@@ -167,7 +168,7 @@ def test_endpoint_refuses_the_tampered_message(sns_app: Any) -> None:
 
 
 def test_endpoint_takes_a_notification_and_wakes_the_live_feed(sns_app: Any, world: World) -> None:
-    from test_pages import audit_rows
+    from tests.support.webapp import audit_rows
 
     hub = sns_app.extensions["callcare_live"]
     hub.wake.clear()

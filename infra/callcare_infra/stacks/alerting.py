@@ -11,15 +11,16 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
+from callcare.names import SETTINGS_VARIABLE
 from constructs import Construct
 
 from callcare_infra.config import DeployConfig
 
 # Airflow's Secrets Manager backend: connection `x` is the secret `<prefix>/connections/x`.
-# Names callcare.config uses: Settings.gdrive_conn_id, the `callcare_settings` Variable (JSON object of
-# setting overrides, e.g. gdrive_folder_id) and Settings.registry_conn_id (set by the MWAA options).
+# Names callcare.config uses: Settings.gdrive_conn_id, the SETTINGS_VARIABLE Variable (callcare.names;
+# a JSON object of setting overrides, e.g. gdrive_folder_id) and Settings.registry_conn_id (set by the
+# MWAA options).
 DRIVE_CONNECTION_ID = "callcare_gdrive"
-SETTINGS_VARIABLE = "callcare_settings"
 REGISTRY_CONNECTION_ID = "callcare_registry"
 
 

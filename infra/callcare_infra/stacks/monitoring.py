@@ -1,6 +1,7 @@
 """Monitoring: alarms to the alarm topic and one CloudWatch dashboard.
 
-Pipeline figures come from callcare.observability (namespace from the config, dimension Environment);
+Pipeline figures are the metrics callcare.observability puts (names from callcare.names, namespace
+from the config, dimension Environment);
 DAG failures from the metrics MWAA publishes for Airflow (namespace AmazonMWAA); web 5xx from the
 ALB; Bedrock throttling also from AWS/Bedrock.
 """
@@ -12,15 +13,11 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_sns as sns
+from callcare import names
 from constructs import Construct
 
 from callcare_infra.config import DeployConfig
-from callcare_infra.lake_tables import callcare_module
 
-obs = callcare_module("observability")
-
-# The DAGs whose failed runs page someone (callcare.dag_tasks.process.*_DAG_ID).
-WATCHED_DAGS = ("callcare_ingest", "callcare_process_call")
 THROTTLED_SERVICES = ("transcribe", "bedrock")
 
 
@@ -55,7 +52,7 @@ class MonitoringStack(Stack):
             return created
 
         # DAG failures: every failed run of a watched DAG (Airflow's dagrun.duration.failed.<dag_id>).
-        for dag_id in WATCHED_DAGS:
+        for dag_id in names.WATCHED_DAG_IDS:
             alarm(
                 f"dag-failed-{dag_id}",
                 alarm_description=f"{dag_id}: a DAG run failed (MWAA {mwaa_environment_name})",
@@ -71,8 +68,8 @@ class MonitoringStack(Stack):
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             )
 
-        completed = self.metric(obs.CALLS_COMPLETED, "Sum", Duration.hours(1))
-        failed = self.metric(obs.CALLS_FAILED, "Sum", Duration.hours(1))
+        completed = self.metric(names.CALLS_COMPLETED, "Sum", Duration.hours(1))
+        failed = self.metric(names.CALLS_FAILED, "Sum", Duration.hours(1))
         alarm(
             "failed-call-rate",
             alarm_description=(
@@ -92,7 +89,7 @@ class MonitoringStack(Stack):
         alarm(
             "processing-p95",
             alarm_description=f"p95 upload-to-COMPLETED time above {config.p95_processing_seconds_threshold} s",
-            metric=self.metric(obs.PROCESSING_SECONDS, "p95", Duration.minutes(15)),
+            metric=self.metric(names.PROCESSING_SECONDS, "p95", Duration.minutes(15)),
             threshold=config.p95_processing_seconds_threshold,
             evaluation_periods=2,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -101,7 +98,7 @@ class MonitoringStack(Stack):
             alarm(
                 f"throttling-{service}",
                 alarm_description=f"{service} throttled the pipeline more than {config.throttle_threshold} times in 15 min",
-                metric=self.metric(obs.THROTTLES, "Sum", Duration.minutes(15), Service=service),
+                metric=self.metric(names.THROTTLES, "Sum", Duration.minutes(15), Service=service),
                 threshold=config.throttle_threshold,
                 evaluation_periods=1,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -183,7 +180,7 @@ class MonitoringStack(Stack):
             cw.GraphWidget(
                 title="Processing time, upload to COMPLETED (s)",
                 left=[
-                    self.metric(obs.PROCESSING_SECONDS, stat, Duration.minutes(15)).with_(label=stat)
+                    self.metric(names.PROCESSING_SECONDS, stat, Duration.minutes(15)).with_(label=stat)
                     for stat in ("p50", "p95", "p99")
                 ],
                 width=8,
@@ -193,7 +190,7 @@ class MonitoringStack(Stack):
             cw.GraphWidget(
                 title="Seconds per stage (p95)",
                 left=[
-                    self.metric(obs.STAGE_SECONDS, "p95", Duration.minutes(15), Stage=stage).with_(
+                    self.metric(names.STAGE_SECONDS, "p95", Duration.minutes(15), Stage=stage).with_(
                         label=stage
                     )
                     for stage in ("transcribe", "summarize", "publish")
@@ -202,14 +199,14 @@ class MonitoringStack(Stack):
             ),
             cw.GraphWidget(
                 title="Cost (USD per hour)",
-                left=[self.metric(obs.COST_USD, "Sum", hour).with_(label="cost")],
+                left=[self.metric(names.COST_USD, "Sum", hour).with_(label="cost")],
                 width=8,
             ),
             cw.GraphWidget(
                 title="LLM tokens per hour",
                 left=[
-                    self.metric(obs.INPUT_TOKENS, "Sum", hour).with_(label="input"),
-                    self.metric(obs.OUTPUT_TOKENS, "Sum", hour).with_(label="output"),
+                    self.metric(names.INPUT_TOKENS, "Sum", hour).with_(label="input"),
+                    self.metric(names.OUTPUT_TOKENS, "Sum", hour).with_(label="output"),
                 ],
                 width=8,
             ),
@@ -218,7 +215,7 @@ class MonitoringStack(Stack):
             cw.GraphWidget(
                 title="Throttling",
                 left=[
-                    self.metric(obs.THROTTLES, "Sum", Duration.minutes(15), Service=s).with_(label=s)
+                    self.metric(names.THROTTLES, "Sum", Duration.minutes(15), Service=s).with_(label=s)
                     for s in THROTTLED_SERVICES
                 ],
                 width=8,

@@ -1,4 +1,10 @@
-"""Fixtures of the aws-profile suites: the fake Drive, a service account for it, moto's server."""
+"""Fixtures of the aws-profile and fault suites: the fake Drive, a service account for it, moto's server.
+
+A pytest plugin (tests/conftest.py names it in `pytest_plugins`), so both suites get the same fixtures
+without one importing the other's conftest. It is loaded in every environment the suites run in
+(the web app's and the CDK app's too), so the fake Drive, which needs google-api-python-client, is
+imported inside the fixtures that use it.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +13,20 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from aws.fake_drive import FakeDrive, service_account_key
+if TYPE_CHECKING:
+    from tests.support.fake_drive import FakeDrive
 
 REGION = "eu-west-1"
 
 
 @pytest.fixture
 def fake_drive() -> Iterator[FakeDrive]:
+    from tests.support.fake_drive import FakeDrive
+
     fake = FakeDrive().start()
     yield fake
     fake.stop()
@@ -33,6 +43,8 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 @pytest.fixture
 def drive_connection(fake_drive: FakeDrive, monkeypatch: pytest.MonkeyPatch) -> dict:
     """The `callcare_gdrive` connection, as Airflow reads it from the environment (or Secrets Manager)."""
+    from tests.support.fake_drive import service_account_key
+
     keyfile = service_account_key(fake_drive)
     conn = {"conn_type": "google_cloud_platform", "extra": {"keyfile_dict": json.dumps(keyfile)}}
     monkeypatch.setenv("AIRFLOW_CONN_CALLCARE_GDRIVE", json.dumps(conn))

@@ -1,6 +1,7 @@
-"""Helpers and fixtures of the web app's tests (conftest.py hands the fixtures to pytest).
+"""Helpers and fixtures of the web app's tests (tests/webapp/conftest.py hands the fixtures to pytest).
 
-A module of its own name: `from conftest import ...` would be ambiguous beside tests/conftest.py.
+Here, not in that conftest, because bench/ (the web benchmarks) uses the same seeded world and
+browser settings, and test modules import the helpers by name.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from typing import Any
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 PASSWORDS = {
     "admin": "Admin-pass-2026!",
@@ -82,7 +82,8 @@ def seed_world(home: Path, **extra: str) -> tuple[World, Any]:
     from callcare_web.cli import ensure_admin
     from callcare_web.config import WebSettings
     from callcare_web.tables import assignments
-    from webapp_seed import seed
+
+    from tests.support.webapp_seed import seed
 
     calls = seed(home)
     env = web_env(home, **extra)
@@ -168,6 +169,20 @@ def world(world_app: tuple[World, Any]) -> World:
 @pytest.fixture(scope="module")
 def app(world_app: tuple[World, Any]) -> Any:
     return world_app[1]
+
+
+def audit_rows(app: Any, **where: Any) -> list[dict[str, Any]]:
+    """The app's audit log, oldest first, filtered by column values (the page and SNS tests check it)."""
+    import sqlalchemy as sa
+    from callcare_web.tables import audit
+
+    with app.app_context():
+        engine = app.extensions["sqlalchemy"].engine
+        query = sa.select(audit).order_by(audit.c.id)
+        for key, value in where.items():
+            query = query.where(audit.c[key] == value)
+        with engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
 
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')

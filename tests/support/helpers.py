@@ -1,7 +1,7 @@
 """Plain helpers shared by test modules.
 
-Test modules import these from here, never from `conftest`: with several conftest.py files in one
-run (tests/webapp has its own), `import conftest` names whichever was loaded last.
+Test modules import these from here, never from a conftest: a conftest belongs to its own suite, and
+pytest, not an import, is what should load it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import socket
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO.parent / "shared" / "corpus"
 
 
@@ -22,6 +22,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def checkout_env() -> dict[str, str]:
+    """The environment for a child interpreter that runs this checkout's code (`python -m bench.x`).
+
+    The tests import callcare from plugins/ and bench from the root (pyproject's pytest pythonpath);
+    a child started without this would import callcare from wherever it is installed editable, which
+    in a second worktree is another checkout.
+    """
+    roots = [str(REPO / "plugins"), str(REPO)]
+    if os.environ.get("PYTHONPATH"):
+        roots.append(os.environ["PYTHONPATH"])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(roots)}
+
+
 def dialogues() -> list[dict]:
     return json.loads((CORPUS / "dialogues.json").read_text())
 
@@ -29,8 +42,9 @@ def dialogues() -> list[dict]:
 def process_runs(env: dict[str, str]) -> list[dict]:
     """The processing DAG's runs, as the Airflow CLI of a running stack lists them."""
     from callcare.dev.local_stack import dag_runs
+    from callcare.names import PROCESS_DAG_ID
 
-    return dag_runs(env, "callcare_process_call")
+    return dag_runs(env, PROCESS_DAG_ID)
 
 
 def drop_settled(inbox: Path, name: str, data: bytes, age_s: float = 60) -> Path:

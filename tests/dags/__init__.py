@@ -1,0 +1,1 @@
+"""The dags suite (a subpackage so its modules have dotted names; see tests/__init__.py)."""

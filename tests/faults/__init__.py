@@ -1,0 +1,1 @@
+"""The faults suite (a subpackage so its modules have dotted names; see tests/__init__.py)."""
