@@ -44,7 +44,7 @@ class DeployConfig:
     # pipeline
     bedrock_model_ids: tuple[str, ...] = ("anthropic.claude-3-5-haiku-20241022-v1:0",)
     metrics_namespace: str = "Callcare"
-    # web app
+    # web app; every environment but dev needs the certificate (HTTPS), synth fails without it
     certificate_arn: str = ""
     web_cpu: int = 512
     web_memory_mib: int = 1024
@@ -68,10 +68,23 @@ class DeployConfig:
             raise ValueError("callcare:mwaaWebserverAccess must be PRIVATE_ONLY or PUBLIC_ONLY")
         if not self.bedrock_model_ids:
             raise ValueError("callcare:bedrockModelIds needs at least one model id")
+        if not self.is_dev and not self.certificate_arn:
+            # Without a certificate the ALB listens on plain HTTP open to the internet: the API login
+            # and every transcript would travel in cleartext.
+            raise ValueError(
+                f"callcare:certificateArn is required for the environment {self.env_name!r}: without it "
+                "the web app is served over plain HTTP. Set -c callcare:certificateArn=<ACM certificate "
+                "ARN> (only the dev environment may run without one)"
+            )
 
     @property
     def is_prod(self) -> bool:
         return self.env_name == "prod"
+
+    @property
+    def is_dev(self) -> bool:
+        """The one environment that may serve the web app over plain HTTP (a try-out, no real calls)."""
+        return self.env_name == "dev"
 
     @property
     def prefix(self) -> str:

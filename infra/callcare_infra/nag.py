@@ -211,6 +211,18 @@ def suppress(stacks) -> WildcardJustifier:
         "restarts the service after rotating (docs/OPERATIONS.md) rather than a silent schedule",
     )
     acknowledge(
+        stacks.webapp.secret_key,
+        "SMG4",
+        "the web app's signing key: rotating it logs every user out, so it is a runbook step that "
+        "restarts the service (docs/OPERATIONS.md), not a silent schedule",
+    )
+    acknowledge(
+        stacks.webapp.admin_password,
+        "SMG4",
+        "the first admin's initial password, read once when the admin is created; the admin changes it "
+        "in the app, so rotating the secret would change nothing",
+    )
+    acknowledge(
         stacks.webapp.service.task_definition,
         "ECS2",
         "the environment holds only non-secret configuration (bucket, region, topic, database host); "

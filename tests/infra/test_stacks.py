@@ -171,6 +171,8 @@ def test_alert_topics_secrets_and_email_parameters(prod):
         "callcare/prod/connections/callcare_gdrive",
         "callcare/prod/variables/callcare_settings",
         "callcare/prod/connections/callcare_registry",
+        "callcare/prod/web/secret_key",
+        "callcare/prod/web/admin_password",
     }
 
 
@@ -211,6 +213,8 @@ def test_web_app_behind_alb_with_waf_rate_limit_and_postgres(prod):
         "CALLCARE_DB_USER",
         "CALLCARE_DB_PASSWORD",
         "CALLCARE_DB_NAME",
+        "CALLCARE_WEB_SECRET_KEY",
+        "CALLCARE_WEB_ADMIN_PASSWORD",
     }
     assert not any("PASSWORD" in e["Name"] for e in container["Environment"])
     Template.from_json(prod.templates["database"]).has_resource_properties(

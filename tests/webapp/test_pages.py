@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -104,21 +105,24 @@ def test_first_admin_from_env_weak_password_refused(tmp_path: Path) -> None:
         ensure_admin(app, web)
 
 
-def test_first_admin_password_printed_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import io
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
 
+
+def test_first_admin_password_printed_once_on_a_terminal(tmp_path: Path) -> None:
     from callcare_web.app import create_app
     from callcare_web.cli import ensure_admin
     from callcare_web.config import WebSettings
 
     web = WebSettings.from_mapping({"CALLCARE_HOME": str(tmp_path)})
     app = create_app(web)
-    out = io.StringIO()
+    out = _Terminal()
     ensure_admin(app, web, out)
     printed = out.getvalue()
     assert "shown only this once" in printed
     password = printed.split("with password ")[1].split()[0]
-    again = io.StringIO()
+    again = _Terminal()
     ensure_admin(app, web, again)
     assert again.getvalue() == ""
     client = https_client(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -23,6 +24,10 @@ SIGNED_AT = {
 }
 
 
+# the topics of the fixtures' messages: the allow-list of the verifiers below (an empty one allows none)
+TOPICS = tuple(sorted({json.loads(p.read_text())["TopicArn"] for p in [*VERIFIED, TAMPERED]}))
+
+
 def local_certificates(fetched: list[str] | None = None) -> Any:
     def fetch(url: str) -> bytes:
         if fetched is not None:
@@ -39,6 +44,7 @@ def load(path: Path) -> dict[str, Any]:
 def verifier_for(message: dict[str, Any], **kwargs: Any) -> SnsVerifier:
     url = message.get("SigningCertURL") or message.get("SigningCertUrl")
     when = next(t for key, t in SIGNED_AT.items() if key in url)
+    kwargs.setdefault("topic_arns", TOPICS)
     return SnsVerifier(fetch_certificate=local_certificates(), clock=lambda: when, **kwargs)
 
 
@@ -58,7 +64,9 @@ def test_real_messages_verify_with_a_pinned_clock(path: Path) -> None:
 
 @pytest.mark.parametrize("path", VERIFIED, ids=lambda p: p.name)
 def test_real_messages_verify_with_the_expiry_check_off(path: Path) -> None:
-    SnsVerifier(fetch_certificate=local_certificates(), check_expiry=False).verify(load(path))
+    SnsVerifier(fetch_certificate=local_certificates(), check_expiry=False, topic_arns=TOPICS).verify(
+        load(path)
+    )
 
 
 def test_the_tampered_message_fails() -> None:
@@ -66,7 +74,9 @@ def test_the_tampered_message_fails() -> None:
     with pytest.raises(InvalidMessage, match="does not verify"):
         verifier_for(message).verify(message)
     with pytest.raises(InvalidMessage):
-        SnsVerifier(fetch_certificate=local_certificates(), check_expiry=False).verify(message)
+        SnsVerifier(fetch_certificate=local_certificates(), check_expiry=False, topic_arns=TOPICS).verify(
+            message
+        )
 
 
 @pytest.mark.parametrize("field", ["Message", "Timestamp", "TopicArn", "MessageId"])
@@ -80,7 +90,7 @@ def test_any_changed_field_fails(field: str) -> None:
 def test_expired_certificate_fails_on_todays_clock() -> None:
     message = load(VERIFIED[0])
     with pytest.raises(InvalidMessage, match="not valid now"):
-        SnsVerifier(fetch_certificate=local_certificates()).verify(message)
+        SnsVerifier(fetch_certificate=local_certificates(), topic_arns=TOPICS).verify(message)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +110,9 @@ def test_certificate_url_host_check_happens_before_any_fetch(url: str) -> None:
     message["SigningCertURL"] = url
     fetched: list[str] = []
     with pytest.raises(InvalidMessage):
-        SnsVerifier(fetch_certificate=local_certificates(fetched), check_expiry=False).verify(message)
+        SnsVerifier(
+            fetch_certificate=local_certificates(fetched), check_expiry=False, topic_arns=TOPICS
+        ).verify(message)
     assert fetched == []
 
 
@@ -112,7 +124,7 @@ def test_unknown_type_and_version_fail() -> None:
     message = load(VERIFIED[0])
     for change in ({"Type": "Other"}, {"SignatureVersion": "3"}, {"Signature": "!!not base64!!"}):
         with pytest.raises(InvalidMessage):
-            SnsVerifier(fetch_certificate=local_certificates(), check_expiry=False).verify(
+            SnsVerifier(fetch_certificate=local_certificates(), check_expiry=False, topic_arns=TOPICS).verify(
                 {**message, **change}
             )
 
@@ -122,6 +134,15 @@ def test_topic_allow_list() -> None:
     with pytest.raises(InvalidMessage, match="topic"):
         verifier_for(message, topic_arns=("arn:aws:sns:us-east-1:111111111111:callcare",)).verify(message)
     verifier_for(message, topic_arns=(message["TopicArn"],)).verify(message)
+
+
+def test_an_empty_allow_list_refuses_every_topic() -> None:
+    """Signed by AWS is not enough (anyone can own a topic): with no topic allowed, none passes."""
+    message = load(SNS / "aws-sdk-ruby-notification-sigv1-sha1.verified.json")
+    with pytest.raises(InvalidMessage, match="topic not allowed"):
+        verifier_for(message, topic_arns=()).verify(message)
+    with pytest.raises(InvalidMessage, match="topic not allowed"):
+        SnsVerifier(fetch_certificate=local_certificates(), check_expiry=False).verify(message)
 
 
 def test_string_to_sign_of_a_notification_without_subject() -> None:
@@ -135,13 +156,17 @@ def test_string_to_sign_of_a_notification_without_subject() -> None:
 # -- the endpoint ---------------------------------------------------------------------------------------
 @pytest.fixture
 def sns_app(app: Any) -> Any:
+    """The app with the fixtures' topics allowed (CALLCARE_WEB_SNS_TOPIC_ARNS) and no network."""
     confirmed: list[str] = []
+    web = app.config["CALLCARE_WEB"]
+    app.config["CALLCARE_WEB"] = dataclasses.replace(web, sns_topic_arns=TOPICS)
     app.extensions["callcare_sns_verifier"] = SnsVerifier(
-        fetch_certificate=local_certificates(), check_expiry=False
+        fetch_certificate=local_certificates(), check_expiry=False, topic_arns=TOPICS
     )
     app.extensions["callcare_sns_confirm"] = confirmed.append
     app.confirmed = confirmed
     yield app
+    app.config["CALLCARE_WEB"] = web
     app.extensions.pop("callcare_sns_verifier")
     app.extensions.pop("callcare_sns_confirm")
 
@@ -195,3 +220,41 @@ def test_endpoint_refuses_junk_and_mismatched_headers(sns_app: Any) -> None:
 def test_endpoint_needs_no_login_and_no_csrf(sns_app: Any) -> None:
     message = load(SNS / "aws-sdk-ruby-notification-lambda-style-keys.verified.json")
     assert post(sns_app, message).status_code == 200
+
+
+def test_endpoint_is_off_without_a_topic_allow_list(app: Any) -> None:
+    """The default settings (no CALLCARE_WEB_SNS_TOPIC_ARNS): a valid signed subscription confirmation
+    of any topic is neither confirmed nor verified (no certificate fetched), and leaves no audit row."""
+    from test_pages import audit_rows
+
+    assert app.config["CALLCARE_WEB"].sns_topic_arns == ()
+    fetched: list[str] = []
+    confirmed: list[str] = []
+    app.extensions["callcare_sns_verifier"] = SnsVerifier(
+        fetch_certificate=local_certificates(fetched), check_expiry=False, topic_arns=TOPICS
+    )
+    app.extensions["callcare_sns_confirm"] = confirmed.append
+    try:
+        before = len(audit_rows(app))
+        response = post(app, load(SNS / "django-sns-view-subscription-confirmation.verified.json"))
+        assert response.status_code == 404
+        assert confirmed == [] and fetched == []
+        assert len(audit_rows(app)) == before
+    finally:
+        app.extensions.pop("callcare_sns_verifier")
+        app.extensions.pop("callcare_sns_confirm")
+
+
+def test_refused_messages_write_no_audit_row(sns_app: Any) -> None:
+    """The endpoint needs no login: a row per refusal would let anyone fill the append-only audit log."""
+    from test_pages import audit_rows
+
+    before = audit_rows(sns_app)
+    client = sns_app.test_client()
+    assert client.post("/sns/events", data='{"Type": "x"}').status_code == 400
+    assert client.post("/sns/events", data="not json").status_code == 400
+    assert post(sns_app, load(TAMPERED)).status_code == 400
+    other_topic = load(SNS / "aws-sdk-ruby-notification-sigv1-sha1.verified.json")
+    sns_app.extensions["callcare_sns_verifier"].topic_arns = ("arn:aws:sns:eu-west-1:123456789012:other",)
+    assert post(sns_app, other_topic).status_code == 400
+    assert audit_rows(sns_app) == before

@@ -1,4 +1,4 @@
-"""The Flask app factory: configuration, FAB, CSRF, security headers, views, API, live feed, SNS."""
+"""The Flask app factory: configuration, FAB, CSRF, security headers, views, API, live feed, SNS, health."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def create_app(web: WebSettings | None = None, **overrides: Any) -> Flask:
 
 
 def _register(app: Flask, appbuilder: AppBuilder, csrf: CSRFProtect) -> None:
-    from callcare_web import api, live, sns, views
+    from callcare_web import api, health, live, sns, views
 
     views.register(appbuilder)
     api.register(appbuilder)
@@ -136,6 +136,11 @@ def _register(app: Flask, appbuilder: AppBuilder, csrf: CSRFProtect) -> None:
     sns_blueprint = sns.blueprint()
     csrf.exempt(sns_blueprint)
     app.register_blueprint(sns_blueprint)
+    # the load balancer's probe: no login (a plain blueprint, not a FAB view), no CSRF, no rate limit
+    health_blueprint = health.blueprint()
+    csrf.exempt(health_blueprint)
+    appbuilder.sm.limiter.exempt(health_blueprint)
+    app.register_blueprint(health_blueprint)
 
 
 def _jwt_errors(appbuilder: AppBuilder) -> None:

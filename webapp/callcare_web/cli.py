@@ -17,26 +17,57 @@ from typing import Any
 
 from flask import Flask
 
-from callcare_web.config import ROLES, WebSettings
+from callcare_web.config import ROLES, WebSettings, core_settings
 from callcare_web.security import generate_password, password_policy
 
 
+def _is_tty(out: Any) -> bool:
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a new file that is 0600 from its creation (no moment readable by others)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def hand_over(password: str, what: str, path: Path, out: Any) -> None:
+    """Tell the operator a generated password without putting it in a log.
+
+    On a terminal it is printed. Anywhere else stdout is a log (a container's goes to CloudWatch, a
+    CI job's to its build log), so the password goes into a 0600 file and only the file's path is
+    printed.
+    """
+    if _is_tty(out):
+        print(f"callcare-web: {what} with password {password}", file=out, flush=True)
+        print("callcare-web: this password is shown only this once", file=out, flush=True)
+        return
+    write_private(path, password)
+    print(f"callcare-web: {what}; its password is in {path} (mode 0600)", file=out, flush=True)
+
+
 def _admin_password(web: WebSettings) -> tuple[str, bool]:
-    """(password, generated): from the environment, from the password file, or new."""
+    """(password, generated): from the environment, from the password file, or new (local only)."""
     if web.admin_password:
         return web.admin_password, False
     path: Path | None = web.admin_password_file
     if path is not None and path.exists():
         return path.read_text().strip(), False
-    password = generate_password()
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(password)
-    return password, True
+    if web.core.profile == "aws":
+        # A container cannot hand a generated password to anyone except through its log.
+        raise SystemExit(
+            "callcare-web: no admin password: set CALLCARE_WEB_ADMIN_PASSWORD (the deployment passes the "
+            "Secrets Manager secret callcare/<env>/web/admin_password) or CALLCARE_WEB_ADMIN_PASSWORD_FILE"
+        )
+    return generate_password(), True
 
 
 def ensure_admin(app: Flask, web: WebSettings, out: Any = sys.stdout) -> None:
+    """Create the first admin once (idempotent). The password comes from the deployment; only on the
+    local profile is one generated, and it is never printed unless stdout is a terminal."""
     with app.app_context():
         sm = app.appbuilder.sm
         if sm.find_user(username=web.admin_user) is not None:
@@ -48,16 +79,15 @@ def ensure_admin(app: Flask, web: WebSettings, out: Any = sys.stdout) -> None:
         user = sm.add_user(web.admin_user, "Admin", "User", web.admin_email, sm.find_role("admin"), password)
         if not user:
             raise SystemExit("callcare-web: could not create the admin user")
-        if generated and web.admin_password_file is None:
-            print(
-                f"callcare-web: created the admin user {web.admin_user!r} with password {password}\n"
-                "callcare-web: this password is shown only this once",
-                file=out,
-                flush=True,
-            )
+        what = f"created the admin user {web.admin_user!r}"
+        if generated and web.admin_password_file is not None:
+            write_private(web.admin_password_file, password)
+            print(f"callcare-web: {what}; its password is in {web.admin_password_file}", file=out)
+        elif generated:
+            hand_over(password, what, web.core.home / "webapp" / "admin_password", out)
         else:
             where = "from the environment" if web.admin_password else f"in {web.admin_password_file}"
-            print(f"callcare-web: created the admin user {web.admin_user!r} (password {where})", file=out)
+            print(f"callcare-web: {what} (password {where})", file=out)
 
 
 def init(web: WebSettings | None = None) -> Flask:
@@ -83,21 +113,22 @@ def create_user(args: argparse.Namespace) -> int:
         )
         if not user:
             return 1
-    print(
-        f"callcare-web: created {args.role} {args.username!r}"
-        + ("" if args.password else f" password {password}")
-    )
+    what = f"created {args.role} {args.username!r}"
+    if args.password:
+        print(f"callcare-web: {what}")
+    else:
+        home = app.config["CALLCARE_WEB"].core.home
+        hand_over(password, what, home / "webapp" / f"{args.username}.password", sys.stdout)
     return 0
 
 
 def db(args: argparse.Namespace) -> int:
     """Migrations without starting the app: the registry's history, then the web app's (FAB's tables first)."""
-    from callcare.config import Settings
     from callcare.core import schema as registry_schema
 
     from callcare_web import schema as web_schema
 
-    url = Settings.from_mapping(os.environ).registry_url
+    url = core_settings(os.environ).registry_url
     histories = (("registry", registry_schema), ("web", web_schema))
     if args.db_command == "current":
         behind = False
@@ -129,7 +160,8 @@ def serve(args: argparse.Namespace) -> int:
             self.cfg.set("timeout", 120)
             self.cfg.set("graceful_timeout", 5)
             self.cfg.set("accesslog", "-" if args.access_log else None)
-            self.cfg.set("forwarded_allow_ips", args.forwarded_allow_ips)
+            # whose X-Forwarded-Proto gunicorn believes (wsgi.url_scheme): the load balancer's subnets
+            self.cfg.set("forwarded_allow_ips", args.forwarded_allow_ips or web.forwarded_allow_ips)
 
         def load(self) -> Flask:
             return app
@@ -148,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.add_argument("--access-log", action="store_true")
-    s.add_argument("--forwarded-allow-ips", default="127.0.0.1", help="proxies whose X-Forwarded-* to trust")
+    s.add_argument(
+        "--forwarded-allow-ips",
+        help="proxies whose X-Forwarded-* gunicorn trusts (default: CALLCARE_WEB_FORWARDED_ALLOW_IPS, 127.0.0.1)",
+    )
     d = sub.add_parser("db", help="schema migrations of the registry and the web app")
     dsub = d.add_subparsers(dest="db_command", required=True)
     dsub.add_parser("upgrade", help="migrate both to their heads (the deploy step for migrations)")
@@ -159,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--email", required=True)
     u.add_argument("--first-name", default="")
     u.add_argument("--last-name", default="")
-    u.add_argument("--password", help="default: generated and printed")
+    u.add_argument(
+        "--password", help="default: generated, printed on a terminal, else written to a 0600 file"
+    )
     args = parser.parse_args(argv)
     if args.command == "init":
         init()

@@ -3,8 +3,12 @@
 Verification follows AWS's rules: the signing certificate must come over HTTPS from an
 `sns.<region>.amazonaws.com` host (checked before anything is fetched), be currently valid, and its
 key must verify the signature (RSA PKCS#1 v1.5 with SHA1 for SignatureVersion 1, SHA256 for 2) over
-the canonical string of the message's fields. When CALLCARE_WEB_SNS_TOPIC_ARNS is set, messages of
-other topics are refused even when signed: anyone can own an SNS topic.
+the canonical string of the message's fields. Only the topics of CALLCARE_WEB_SNS_TOPIC_ARNS are
+accepted, even when signed: anyone can own an SNS topic, subscribe this endpoint to it and have AWS
+sign its messages. Without an allow-list the endpoint is off (404) and the verifier refuses every topic.
+
+A refused request writes no audit row: the endpoint needs no login, so rows for refusals would let
+anyone fill the append-only audit table. Refusals are logged instead.
 """
 
 from __future__ import annotations
@@ -122,7 +126,7 @@ class SnsVerifier:
         version = str(message.get("SignatureVersion", ""))
         if version not in HASHES:
             raise InvalidMessage(f"unsupported SignatureVersion {version!r}")
-        if self.topic_arns and message.get("TopicArn") not in self.topic_arns:
+        if message.get("TopicArn") not in self.topic_arns:  # an empty allow-list allows nothing
             raise InvalidMessage("topic not allowed")
         cert_url = message.get("SigningCertURL", "")
         check_sns_url(cert_url, "SigningCertURL")
@@ -162,7 +166,7 @@ def blueprint() -> Blueprint:
         from callcare_web import audit
 
         web = current_app.config["CALLCARE_WEB"]
-        if not web.sns_enabled:
+        if not web.sns_enabled or not web.sns_topic_arns:
             return jsonify(message="SNS intake is off"), 404
         verifier: SnsVerifier = current_app.extensions.get("callcare_sns_verifier") or SnsVerifier(
             topic_arns=web.sns_topic_arns
@@ -177,8 +181,7 @@ def blueprint() -> Blueprint:
                 raise InvalidMessage("message type header and body disagree")
             message = verifier.verify(raw)
         except (InvalidMessage, ValueError) as exc:
-            log.warning("SNS message refused: %s", exc)
-            audit.record("sns_refused", user=None, reason=str(exc)[:200])
+            log.warning("SNS message refused: %s", str(exc)[:200])
             return jsonify(message="invalid SNS message"), 400
         kind = message["Type"]
         topic = message.get("TopicArn")

@@ -1,9 +1,19 @@
 """Web app hosting: the Flask-AppBuilder container on ECS Fargate in the private subnets, behind an
 internet-facing ALB protected by WAF (rate limit per client IP + AWS managed rule groups), reading the
 registry database. The image comes from the ECR repository of the storage stack; its tag is a stack
-parameter that scripts/deploy.sh sets after pushing."""
+parameter that scripts/deploy.sh sets after pushing.
+
+The task's variables are the ones `callcare_web.config` reads (tests/infra checks each name against
+`environment_names()`), and the ALB's health check is its `HEALTH_PATH`: both are read from the web
+app's own module, so the task definition and the code cannot drift apart.
+"""
 
 from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
 
 from aws_cdk import CfnParameter, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_certificatemanager as acm
@@ -22,6 +32,22 @@ from constructs import Construct
 
 from callcare_infra.config import DeployConfig
 from callcare_infra.stacks.common import import_bucket, log_retention
+
+REPO = Path(__file__).resolve().parents[3]
+# Every task serves behind one load balancer, the only hop whose X-Forwarded-For the app trusts.
+PROXY_HOPS = 1
+
+
+def web_config() -> ModuleType:
+    """The web app's settings module, `webapp/callcare_web/config.py` of this checkout. It imports only
+    the standard library and `callcare.config` (plugins/), so synth needs none of the web app's
+    dependencies."""
+    for folder in ("plugins", "webapp"):
+        path = str(REPO / folder)
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    return importlib.import_module("callcare_web.config")
+
 
 MANAGED_RULE_GROUPS = (
     "AWSManagedRulesCommonRuleSet",
@@ -65,6 +91,33 @@ class WebAppStack(Stack):
             self, "DbSecret", secret_complete_arn=db_secret.secret_arn, encryption_key=data_key
         )
         retain = RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY
+        web = web_config()
+        # One signing key for every task (sessions, CSRF tokens and JWTs signed by one task verify on
+        # the others, and survive restarts); the app refuses to start on aws without it.
+        self.secret_key = secretsmanager.Secret(
+            self,
+            "WebSecretKey",
+            secret_name=f"{config.secrets_prefix}/web/secret_key",
+            description="the web app's Flask signing key (CALLCARE_WEB_SECRET_KEY), shared by its tasks",
+            encryption_key=data_key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=retain,
+        )
+        # The first admin's password: `callcare-web init` creates the admin from it (docs/DEPLOY.md);
+        # the app never generates one on aws, so none reaches the container log.
+        self.admin_password = secretsmanager.Secret(
+            self,
+            "WebAdminPassword",
+            secret_name=f"{config.secrets_prefix}/web/admin_password",
+            description="initial password of the web app's first admin (CALLCARE_WEB_ADMIN_PASSWORD)",
+            encryption_key=data_key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=24, require_each_included_type=True, exclude_characters="\"'`\\ "
+            ),
+            removal_policy=retain,
+        )
         image_tag = CfnParameter(
             self,
             "WebImageTag",
@@ -108,15 +161,25 @@ class WebAppStack(Stack):
                 "CALLCARE_LAKE_URI": f"s3://{lake.bucket_name}",
                 "CALLCARE_AWS_REGION": self.region,
                 "CALLCARE_SNS_TOPIC_ARN": call_alerts.topic_arn,
-                "CALLCARE_DB_HOST": db_endpoint,
-                "CALLCARE_DB_PORT": db_port,
+                # the registry: the app builds its URL from these and the secrets below
+                web.DB_HOST: db_endpoint,
+                web.DB_PORT: db_port,
+                web.DB_SSLMODE: "require",
                 "CALLCARE_WEB_PORT": str(config.web_container_port),
+                # client addresses (audit log, login rate limit) from the ALB's X-Forwarded-For
+                "CALLCARE_WEB_PROXY_HOPS": str(PROXY_HOPS),
+                # gunicorn believes X-Forwarded-Proto only from inside the VPC (the ALB's nodes)
+                "CALLCARE_WEB_FORWARDED_ALLOW_IPS": vpc.vpc_cidr_block,
+                # the SNS endpoint accepts the call-alert topic only (an empty list turns it off)
+                "CALLCARE_WEB_SNS_TOPIC_ARNS": call_alerts.topic_arn,
             },
             # Credentials come from Secrets Manager at task start, never from the task definition.
             secrets={
-                "CALLCARE_DB_USER": ecs.Secret.from_secrets_manager(db_secret, "username"),
-                "CALLCARE_DB_PASSWORD": ecs.Secret.from_secrets_manager(db_secret, "password"),
-                "CALLCARE_DB_NAME": ecs.Secret.from_secrets_manager(db_secret, "dbname"),
+                web.DB_USER: ecs.Secret.from_secrets_manager(db_secret, "username"),
+                web.DB_PASSWORD: ecs.Secret.from_secrets_manager(db_secret, "password"),
+                web.DB_NAME: ecs.Secret.from_secrets_manager(db_secret, "dbname"),
+                web.SECRET_KEY: ecs.Secret.from_secrets_manager(self.secret_key),
+                "CALLCARE_WEB_ADMIN_PASSWORD": ecs.Secret.from_secrets_manager(self.admin_password),
             },
         )
         # The app reads summaries and transcripts and presigns audio URLs from the lake: read only.
@@ -161,7 +224,7 @@ class WebAppStack(Stack):
             port=config.web_container_port,
             protocol=elbv2.ApplicationProtocol.HTTP,
             targets=[self.service],
-            health_check=elbv2.HealthCheck(path="/health", healthy_http_codes="200"),
+            health_check=elbv2.HealthCheck(path=web.HEALTH_PATH, healthy_http_codes="200"),
             deregistration_delay=Duration.seconds(30),
         )
         if config.certificate_arn:
