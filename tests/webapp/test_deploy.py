@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from callcare_web.config import HEALTH_PATH, ConfigurationError, WebSettings, core_settings
-from webapp_support import REPO, csrf_from
+
+from tests.support.webapp import REPO, csrf_from
 
 # characters a generated RDS password may hold that break a URL spliced together without escaping
 AWKWARD_PASSWORD = "p@ss:w/rd#?%&+ x"
