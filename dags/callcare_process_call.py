@@ -60,11 +60,9 @@ def callcare_process_call() -> None:
         publish(summarize(transcribe()))
         return
 
-    from callcare.tasks.amazon_transcribe import CallTranscribeOperator
-
     prepared = prepare_transcription()
     poll_s = max(1, SETTINGS.transcribe_poll_interval_s)
-    job = CallTranscribeOperator(
+    job = tasks.transcribe_operator(
         task_id="transcribe",
         pool=tasks.TRANSCRIBE_POOL,
         deferrable=True,

@@ -81,9 +81,10 @@ def wildcard_rules(config) -> list[WildcardRule]:
             "Transcribe job names are callcare-<call id>: one job per call, created at run time",
         ),
         WildcardRule(
-            rf"Resource::{arn}:secretsmanager:{region_account}:secret:{re.escape(config.secrets_prefix)}/\*",
-            "the Airflow Secrets Manager backend reads connections and variables under this environment's "
-            "prefix only (secret ARNs end in a random suffix)",
+            rf"Resource::{arn}:secretsmanager:{region_account}:secret:{re.escape(config.secrets_prefix)}"
+            r"/(connections|variables|config)/\*",
+            "the Airflow Secrets Manager backend reads connections, variables and config under this "
+            "environment's prefix only (secret ARNs end in a random suffix)",
         ),
         WildcardRule(
             rf"Resource::{arn}:glue:{region_account}:(database|table)/{re.escape(config.glue_database)}"

@@ -170,3 +170,20 @@ def test_cloudtrail_records_lake_data_events(prod):
             ),
         },
     )
+
+
+def test_secret_reads_are_scoped_to_what_each_reader_needs(prod):
+    """MWAA reads only what Airflow's secrets backend looks up (connections, variables, config): the
+    web app's signing key and admin password live under the same prefix and must stay out of reach."""
+    granted = []
+    for type_ in IDENTITY_POLICY_TYPES:
+        for _, logical_id, resource in prod.resources(type_):
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                if "secretsmanager:GetSecretValue" in _as_list(statement["Action"]):
+                    granted += [(logical_id, str(r)) for r in _as_list(statement["Resource"])]
+    assert granted
+    for logical_id, resource in granted:
+        assert "/web/" not in resource, f"{logical_id} may read a web secret: {resource}"
+        if "callcare/prod/" in resource and resource.endswith("/*"):
+            kind = resource.rsplit("callcare/prod/", 1)[1].split("/")[0]
+            assert kind in {"connections", "variables", "config"}, f"{logical_id}: {resource}"

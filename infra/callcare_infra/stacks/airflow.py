@@ -244,7 +244,12 @@ class AirflowStack(Stack):
         region, account, partition = Aws.REGION, Aws.ACCOUNT_ID, Aws.PARTITION
         catalog = f"arn:{partition}:glue:{region}:{account}:catalog"
         databases = [f"{glue_database}", f"{glue_database}_*"]
-        secrets = f"arn:{partition}:secretsmanager:{region}:{account}:secret:{config.secrets_prefix}/*"
+        # only what Airflow's secrets backend looks up: the web app's signing key and admin password live
+        # under the same prefix and are none of MWAA's business
+        secrets = [
+            f"arn:{partition}:secretsmanager:{region}:{account}:secret:{config.secrets_prefix}/{kind}/*"
+            for kind in ("connections", "variables", "config")
+        ]
         return [
             iam.PolicyStatement(
                 sid="LakeObjects",
@@ -287,7 +292,7 @@ class AirflowStack(Stack):
             iam.PolicyStatement(
                 sid="Secrets",
                 actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                resources=[secrets],
+                resources=secrets,
             ),
             iam.PolicyStatement(
                 sid="AthenaWorkgroup",
