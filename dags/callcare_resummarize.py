@@ -25,6 +25,8 @@ DATE_PARAM = {"type": ["null", "string"], "format": "date", "pattern": tasks.DAT
     catchup=False,
     # two runs over the same calls would race on the same files and pay twice
     max_active_runs=1,
+    # Airflow and MWAA pause a new DAG by default; paused, a run triggered by hand only queues
+    is_paused_upon_creation=False,
     tags=["callcare", "resummarize"],
     params={
         "date_from": Param(None, **DATE_PARAM, description="first call date, YYYY-MM-DD (inclusive)"),

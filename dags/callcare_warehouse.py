@@ -29,6 +29,8 @@ settings = tasks.parse_settings()
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    # Airflow and MWAA pause a new DAG by default; paused, no asset or daily run starts: no marts
+    is_paused_upon_creation=False,
     max_active_tasks=1 if settings.dbt_target == "duckdb" else 8,
     tags=["callcare", "warehouse", "dbt"],
     default_args={

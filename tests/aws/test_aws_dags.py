@@ -32,6 +32,8 @@ def test_the_aws_dags_wire_transcribe_bedrock_and_alerts(monkeypatch):
         alerts = bags["callcare_alerts.py"].dags[ALERTS_DAG_ID]
         assert alerts.max_active_runs == 1 and "callcare" in alerts.tags
         assert all(t.retries >= 1 for t in alerts.tasks)
+        for bag in bags.values():  # MWAA would pause them otherwise; tests/dags checks the others
+            assert all(dag.is_paused_upon_creation is False for dag in bag.dags.values())
     finally:
         reset_settings()
 

@@ -2,7 +2,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from callcare.names import INGEST_DAG_ID, PROCESS_DAG_ID
+from callcare.names import ALERTS_DAG_ID, DAG_IDS, INGEST_DAG_ID, PROCESS_DAG_ID
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,6 +24,15 @@ def test_every_dag_is_tagged_and_every_task_retries(dagbag) -> None:
         assert "callcare" in dag.tags, dag.dag_id
         for task in dag.tasks:
             assert task.retries >= 1, f"{dag.dag_id}.{task.task_id} has no retries"
+
+
+def test_every_shipped_dag_is_unpaused_at_creation(dagbag) -> None:
+    """Airflow and MWAA pause a new DAG unless it says otherwise (`dags_are_paused_at_creation`),
+    and a deployment has nobody to unpause it: paused, the warehouse never builds marts and a
+    resummarize run triggered by hand stays queued."""
+    assert set(DAG_IDS) - {ALERTS_DAG_ID} <= set(dagbag.dag_ids)  # alerts: aws only, tests/aws
+    for dag in dagbag.dags.values():
+        assert dag.is_paused_upon_creation is False, f"{dag.dag_id} would start paused"
 
 
 def test_processing_runs_one_call_and_bounds_speech_to_text(dagbag) -> None:
