@@ -27,16 +27,28 @@ def _flat(value) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def test_lake_lifecycle_moves_raw_audio_to_glacier(prod):
+def test_raw_audio_stays_instantly_readable(prod):
+    """Playback (a presigned URL) and reprocess read a recording at any age: no lifecycle rule that
+    covers raw-audio/ may move it to a class that needs a restore, and Intelligent-Tiering's opt-in
+    archive tiers (which need one too) stay off."""
     (lake,) = [
         r
         for lid, r in prod.templates["storage"]["Resources"].items()
         if lid.startswith("Lake") and r["Type"] == "AWS::S3::Bucket"
     ]
-    rules = {r["Id"]: r for r in lake["Properties"]["LifecycleConfiguration"]["Rules"]}
-    raw = rules["raw-audio-to-glacier"]
+    props = lake["Properties"]
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    raw = rules["raw-audio-intelligent-tiering"]
     assert raw["Prefix"] == "raw-audio/"
-    assert raw["Transitions"] == [{"StorageClass": "GLACIER", "TransitionInDays": 90}]
+    assert raw["Transitions"] == [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 0}]
+    for rule in rules.values():
+        prefix = rule.get("Prefix") or rule.get("Filter", {}).get("Prefix") or ""
+        if not "raw-audio/".startswith(prefix):
+            continue  # another prefix: not raw audio
+        moves = [*rule.get("Transitions", []), *rule.get("NoncurrentVersionTransitions", [])]
+        classes = {t["StorageClass"] for t in moves}
+        assert not classes & {"GLACIER", "DEEP_ARCHIVE"}, (rule["Id"], classes)
+    assert "IntelligentTieringConfigurations" not in props  # no Archive / Deep Archive Access tiers
     assert rules["old-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
     assert lake["DeletionPolicy"] == "Retain"  # prod keeps the lake when the stack goes
 
@@ -78,19 +90,31 @@ def test_execution_role_is_least_privilege(prod):
     principals = _flat(role["Properties"]["AssumeRolePolicyDocument"])
     assert "airflow.amazonaws.com" in principals and "airflow-env.amazonaws.com" in principals
     s = _statements(prod)
-    # lake: only the DESIGN.md prefixes, no bucket-wide object access, no delete
+    # lake: only the DESIGN.md prefixes, no bucket-wide object access
     lake = _flat(s["LakeObjects"]["Resource"])
     for prefix in ("raw-audio/*", "transcripts/*", "summaries/*", "tables/*", "warehouse/*"):
         assert prefix in lake
-    assert "s3:DeleteObject" not in _flat(s)
+    # delete: only where dbt-athena rebuilds tables (warehouse/), never what the pipeline keeps
+    deleting = [st for st in s.values() if "s3:DeleteObject" in _flat(st["Action"])]
+    assert [st["Sid"] for st in deleting] == ["WarehouseRebuilds"]
+    (warehouse,) = deleting
+    assert warehouse["Action"] == "s3:DeleteObject"
+    resource = _flat(warehouse["Resource"])
+    assert "callcare-prod-lake-" in resource and resource.count("/warehouse/*") == 1
+    for kept in ("raw-audio/", "transcripts/", "summaries/", "tables/", "results/"):
+        assert kept not in _flat(warehouse)
+    assert "s3:Delete" not in _flat([st for st in s.values() if st is not warehouse])
     # Bedrock: exactly the configured models (a foundation model; an inference profile and its model)
     bedrock = _flat(s["BedrockInvoke"]["Resource"])
     assert f"foundation-model/{MODELS[0]}" in bedrock
     assert f"inference-profile/{MODELS[1]}" in bedrock
     assert "foundation-model/anthropic.claude-3-7-sonnet-20250219-v1:0" in bedrock
     assert s["BedrockInvoke"]["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-    # secrets: this environment's callcare/ prefix only
-    assert ":secret:callcare/prod/*" in _flat(s["Secrets"]["Resource"])
+    # secrets: only what the Airflow Secrets Manager backend reads, under this environment's prefix
+    secrets = _flat(s["Secrets"]["Resource"])
+    for kind in ("connections", "variables", "config"):
+        assert f":secret:callcare/prod/{kind}/*" in secrets
+    assert ":secret:callcare/prod/*" not in secrets
     assert sorted(s["Secrets"]["Action"]) == [
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
