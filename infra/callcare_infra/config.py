@@ -26,7 +26,6 @@ class DeployConfig:
     owner: str = "callcare-platform"
     compliance: str = "pii"
     # lake
-    raw_audio_glacier_days: int = 90
     # 0 keeps raw audio forever; otherwise raw audio (and its old versions) expire after this many days
     raw_audio_retention_days: int = 0
     noncurrent_version_days: int = 30

@@ -57,7 +57,8 @@ def wildcard_rules(config) -> list[WildcardRule]:
         ),
         WildcardRule(
             rf"Resource::{bucket('lake')}/(raw-audio|transcripts|summaries|tables|warehouse)/\*",
-            "per-call objects under the lake prefixes of DESIGN.md; object keys are call ids and dates",
+            "per-call objects under the lake prefixes of DESIGN.md; object keys are call ids and dates "
+            "(s3:DeleteObject under warehouse/ only, where dbt-athena replaces a table's files)",
         ),
         WildcardRule(
             rf"Resource::{bucket('athena-results')}/results/\*",

@@ -22,7 +22,7 @@ from constructs import Construct
 from callcare_infra.config import DeployConfig
 from callcare_infra.stacks.alerting import REGISTRY_CONNECTION_ID
 from callcare_infra.stacks.common import import_bucket
-from callcare_infra.stacks.storage import LAKE_PREFIXES
+from callcare_infra.stacks.storage import LAKE_PREFIXES, WAREHOUSE_PREFIX
 
 DAGS_PATH = "dags"
 PLUGINS_KEY = "plugins.zip"
@@ -255,6 +255,15 @@ class AirflowStack(Stack):
                 sid="LakeObjects",
                 actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
                 resources=[lake.arn_for_objects(f"{prefix}*") for prefix in LAKE_PREFIXES],
+            ),
+            # dbt-athena deletes a table's files before it rebuilds it (and the partitions an
+            # incremental model overwrites): under s3_data_dir, warehouse/, only. Nothing the
+            # pipeline writes elsewhere is ever deleted, so a bug cannot erase recordings or summaries.
+            # Athena's results need no delete: the results bucket's lifecycle expires them.
+            iam.PolicyStatement(
+                sid="WarehouseRebuilds",
+                actions=["s3:DeleteObject"],
+                resources=[lake.arn_for_objects(f"{WAREHOUSE_PREFIX}*")],
             ),
             iam.PolicyStatement(
                 sid="LakeListing",

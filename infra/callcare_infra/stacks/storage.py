@@ -12,8 +12,11 @@ from constructs import Construct
 from callcare_infra.config import DeployConfig
 from callcare_infra.stacks.common import bucket_name
 
+RAW_AUDIO_PREFIX = "raw-audio/"
+# dbt's Athena tables (s3_data_dir): the one prefix whose objects the pipeline deletes, on rebuilds
+WAREHOUSE_PREFIX = "warehouse/"
 # The lake prefixes of DESIGN.md, plus dbt's Athena tables.
-LAKE_PREFIXES = ("raw-audio/", "transcripts/", "summaries/", "tables/", "warehouse/")
+LAKE_PREFIXES = (RAW_AUDIO_PREFIX, "transcripts/", "summaries/", "tables/", WAREHOUSE_PREFIX)
 
 
 class StorageStack(Stack):
@@ -100,13 +103,18 @@ class StorageStack(Stack):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="lake/",
             lifecycle_rules=[
+                # Intelligent-Tiering, not Glacier: a recording must stay playable (presigned URL) and
+                # reprocessable at any age, and a Glacier object needs a restore first. S3 moves an
+                # object nobody read for 30 days to Infrequent Access and after 90 to Archive Instant
+                # Access, both read in milliseconds. The bucket has no IntelligentTieringConfiguration,
+                # so the opt-in archive tiers (which do need a restore) never apply.
                 s3.LifecycleRule(
-                    id="raw-audio-to-glacier",
-                    prefix="raw-audio/",
+                    id="raw-audio-intelligent-tiering",
+                    prefix=RAW_AUDIO_PREFIX,
                     transitions=[
                         s3.Transition(
-                            storage_class=s3.StorageClass.GLACIER,
-                            transition_after=Duration.days(config.raw_audio_glacier_days),
+                            storage_class=s3.StorageClass.INTELLIGENT_TIERING,
+                            transition_after=Duration.days(0),
                         )
                     ],
                     **raw_rule_kwargs,
