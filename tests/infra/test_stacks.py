@@ -110,8 +110,11 @@ def test_execution_role_is_least_privilege(prod):
     assert f"inference-profile/{MODELS[1]}" in bedrock
     assert "foundation-model/anthropic.claude-3-7-sonnet-20250219-v1:0" in bedrock
     assert s["BedrockInvoke"]["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-    # secrets: this environment's callcare/ prefix only
-    assert ":secret:callcare/prod/*" in _flat(s["Secrets"]["Resource"])
+    # secrets: only what the Airflow Secrets Manager backend reads, under this environment's prefix
+    secrets = _flat(s["Secrets"]["Resource"])
+    for kind in ("connections", "variables", "config"):
+        assert f":secret:callcare/prod/{kind}/*" in secrets
+    assert ":secret:callcare/prod/*" not in secrets
     assert sorted(s["Secrets"]["Action"]) == [
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
