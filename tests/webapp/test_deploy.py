@@ -99,7 +99,7 @@ def test_app_and_db_upgrade_use_the_database_of_the_db_parts(tmp_path: Path, pg_
 
 # -- 2. the health check --------------------------------------------------------------------------------
 def test_health_needs_no_login_shows_no_data_and_is_not_audited_or_limited(app: Any) -> None:
-    from test_pages import audit_rows
+    from tests.webapp.test_pages import audit_rows
 
     before = len(audit_rows(app))
     client = app.test_client()
@@ -151,7 +151,7 @@ def test_behind_one_proxy_audit_and_login_limit_see_the_client(tmp_path: Path) -
     """With CALLCARE_WEB_PROXY_HOPS=1 the audit row records X-Forwarded-For's client, not the load
     balancer, and the login limit counts per client: one client's limit does not lock out another."""
     from callcare_web.app import create_app
-    from test_pages import audit_rows
+    from tests.webapp.test_pages import audit_rows
 
     web = WebSettings.from_mapping(
         {

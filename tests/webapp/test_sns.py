@@ -225,7 +225,7 @@ def test_endpoint_needs_no_login_and_no_csrf(sns_app: Any) -> None:
 def test_endpoint_is_off_without_a_topic_allow_list(app: Any) -> None:
     """The default settings (no CALLCARE_WEB_SNS_TOPIC_ARNS): a valid signed subscription confirmation
     of any topic is neither confirmed nor verified (no certificate fetched), and leaves no audit row."""
-    from test_pages import audit_rows
+    from tests.webapp.test_pages import audit_rows
 
     assert app.config["CALLCARE_WEB"].sns_topic_arns == ()
     fetched: list[str] = []
@@ -247,7 +247,7 @@ def test_endpoint_is_off_without_a_topic_allow_list(app: Any) -> None:
 
 def test_refused_messages_write_no_audit_row(sns_app: Any) -> None:
     """The endpoint needs no login: a row per refusal would let anyone fill the append-only audit log."""
-    from test_pages import audit_rows
+    from tests.webapp.test_pages import audit_rows
 
     before = audit_rows(sns_app)
     client = sns_app.test_client()
