@@ -68,6 +68,7 @@ def callcare_process_call() -> None:
         deferrable=True,
         aws_conn_id=SETTINGS.aws_conn_id,
         call_id=prepared["call_id"],
+        attempt=prepared["attempt"],
         media_uri=prepared["media_uri"],
         call_date=prepared["call_date"],
         channels=prepared["channels"],

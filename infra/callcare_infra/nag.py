@@ -79,7 +79,8 @@ def wildcard_rules(config) -> list[WildcardRule]:
         ),
         WildcardRule(
             rf"Resource::{arn}:transcribe:{region_account}:transcription-job/callcare-\*",
-            "Transcribe job names are callcare-<call id>: one job per call, created at run time",
+            "Transcribe job names are callcare-<call id>-a<attempt>: one job per processing attempt "
+            "of a call, created at run time",
         ),
         WildcardRule(
             rf"Resource::{arn}:secretsmanager:{region_account}:secret:{re.escape(config.secrets_prefix)}"

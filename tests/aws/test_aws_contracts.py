@@ -183,6 +183,7 @@ def test_prepare_reads_the_header_from_s3_and_refuses_what_cannot_be_decoded(ctx
     prepared = prepare_transcription(call_id, ctx)
     assert prepared == {
         "call_id": call_id,
+        "attempt": 1,
         "media_uri": ctx.registry.get(call_id)["audio_uri"],
         "call_date": "2026-09-10",
         "channels": 2,

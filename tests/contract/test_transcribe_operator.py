@@ -15,7 +15,7 @@ import boto3
 import botocore.endpoint
 import botocore.exceptions
 import pytest
-from airflow.sdk.exceptions import AirflowException, TaskDeferred
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 from airflow.triggers.base import TriggerEvent
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
@@ -65,6 +65,7 @@ def make_operator(settings: Settings, **kwargs: Any) -> TranscribeCallOperator:
     params: dict[str, Any] = {
         "task_id": "transcribe",
         "call_id": CALL_ID,
+        "attempt": 1,
         "media_uri": MEDIA,
         "call_date": CALL_DATE,
         "settings": settings,
@@ -101,7 +102,7 @@ def test_mono_call_asks_for_speaker_labels(aws, settings):
     sent = capture_start_requests(op.hook)
     result = op.execute({})
     (request,) = sent
-    assert request["TranscriptionJobName"] == job_name_for(CALL_ID)
+    assert request["TranscriptionJobName"] == job_name_for(CALL_ID, 1)
     assert request["Media"] == {"MediaFileUri": MEDIA}
     assert request["LanguageCode"] == settings.transcribe_language_code
     assert request["Settings"] == {"ShowSpeakerLabels": True, "MaxSpeakerLabels": settings.max_speakers}
@@ -123,7 +124,7 @@ def test_stereo_call_uses_channel_identification(aws, settings):
     sent = capture_start_requests(op.hook)
     op.execute({})
     assert sent[0]["Settings"] == {"ChannelIdentification": True}
-    assert op.hook.get_job(job_name_for(CALL_ID))["Settings"]["ChannelIdentification"] is True
+    assert op.hook.get_job(job_name_for(CALL_ID, 1))["Settings"]["ChannelIdentification"] is True
 
 
 def test_redaction_vocabulary_and_filter_from_settings(aws, settings):
@@ -173,12 +174,25 @@ def test_second_run_reuses_the_completed_job(aws, settings):
 def test_run_while_the_job_is_still_going_waits_for_that_job(aws, settings):
     op = make_operator(settings)
     request = build_job_request(
-        call_id=CALL_ID, media_uri=MEDIA, call_date=CALL_DATE, channels=1, settings=settings
+        call_id=CALL_ID, attempt=1, media_uri=MEDIA, call_date=CALL_DATE, channels=1, settings=settings
     )
     op.hook.conn.start_transcription_job(**request)
     result = op.execute({})
     assert result["job_name"] == request["TranscriptionJobName"]
     assert job_statuses(op.hook) == ["COMPLETED"]
+
+
+def test_a_reprocess_starts_a_new_job_and_its_retries_reuse_it(aws, settings):
+    """`reprocess` raises the call's attempt: Transcribe runs again (the old job's name is taken),
+    while a retry of the new attempt re-attaches to the new job."""
+    first = make_operator(settings, attempt=1).execute({})
+    again = make_operator(settings, attempt="2")  # templated fields arrive as strings
+    sent = capture_start_requests(again.hook)
+    second = again.execute({})
+    assert [r["TranscriptionJobName"] for r in sent] == [job_name_for(CALL_ID, 2)]
+    assert second["job_name"] == job_name_for(CALL_ID, 2) != first["job_name"]
+    assert make_operator(settings, attempt=2).execute({}) == second
+    assert job_statuses(again.hook) == ["COMPLETED", "COMPLETED"]
 
 
 def test_same_name_for_other_media_is_refused(aws, settings):
@@ -193,7 +207,7 @@ def test_same_name_for_other_media_is_refused(aws, settings):
 def job(status: str, **extra: Any) -> dict[str, Any]:
     return {
         "TranscriptionJob": {
-            "TranscriptionJobName": job_name_for(CALL_ID),
+            "TranscriptionJobName": job_name_for(CALL_ID, 1),
             "TranscriptionJobStatus": status,
             "Media": {"MediaFileUri": MEDIA},
             **extra,
@@ -203,11 +217,11 @@ def job(status: str, **extra: Any) -> dict[str, Any]:
 
 def request_for(settings: Settings) -> dict[str, Any]:
     return build_job_request(
-        call_id=CALL_ID, media_uri=MEDIA, call_date=CALL_DATE, channels=1, settings=settings
+        call_id=CALL_ID, attempt=1, media_uri=MEDIA, call_date=CALL_DATE, channels=1, settings=settings
     )
 
 
-NAME = {"TranscriptionJobName": job_name_for(CALL_ID)}
+NAME = {"TranscriptionJobName": job_name_for(CALL_ID, 1)}
 REASON = "The media format provided does not match the detected media format."
 
 
@@ -226,12 +240,26 @@ def test_failed_job_raises_with_its_failure_reason(settings):
     with pytest.raises(TranscriptionJobFailed) as failed:
         op.execute({})
     assert failed.value.failure_reason == REASON
-    assert failed.value.job_name == job_name_for(CALL_ID)
+    assert failed.value.job_name == job_name_for(CALL_ID, 1)
     assert REASON in str(failed.value)
     stub.assert_no_pending_responses()
 
 
-def test_a_failed_job_is_deleted_and_started_again(settings):
+def test_a_failed_job_fails_the_task_without_retries(settings):
+    """FAILED is the attempt's answer: no Airflow retry (AirflowFailException), no second job."""
+    op = make_operator(settings)
+    stub = stubbed(op)
+    stub.add_response("start_transcription_job", job("IN_PROGRESS"), request_for(settings))
+    stub.add_response("get_transcription_job", job("FAILED", FailureReason=REASON), NAME)  # the waiter
+    stub.add_response("get_transcription_job", job("FAILED", FailureReason=REASON), NAME)  # the reason
+    with pytest.raises(AirflowFailException) as failed:
+        op.execute({})
+    assert isinstance(failed.value, TranscriptionJobFailed) and REASON in str(failed.value)
+    stub.assert_no_pending_responses()
+
+
+def test_a_rerun_of_the_attempt_keeps_its_failed_job(settings):
+    """A task cleared by hand re-attaches to its FAILED job and fails again: no delete, no new job."""
     op = make_operator(settings)
     stub = stubbed(op)
     stub.add_client_error(
@@ -241,25 +269,10 @@ def test_a_failed_job_is_deleted_and_started_again(settings):
         expected_params=request_for(settings),
     )
     stub.add_response("get_transcription_job", job("FAILED", FailureReason=REASON), NAME)
-    stub.add_response("delete_transcription_job", {}, NAME)
-    stub.add_response("start_transcription_job", job("QUEUED"), request_for(settings))
-    uri = "https://s3.eu-west-1.amazonaws.com/callcare-lake/prod/x.json"
-    stub.add_response("get_transcription_job", job("COMPLETED", Transcript={"TranscriptFileUri": uri}), NAME)
-    stub.add_response("get_transcription_job", job("COMPLETED", Transcript={"TranscriptFileUri": uri}), NAME)
-    assert op.execute({})["transcript_uri"] == "s3://callcare-lake/prod/x.json"
+    with pytest.raises(TranscriptionJobFailed) as failed:
+        op.execute({})  # no further stubbed call: a delete or a second start would fail here
+    assert failed.value.failure_reason == REASON
     stub.assert_no_pending_responses()
-
-
-def test_a_failed_job_kept_when_restart_is_off(settings):
-    op = make_operator(settings)
-    stub = stubbed(op)
-    stub.add_client_error("start_transcription_job", "ConflictException", http_status_code=400)
-    stub.add_response("get_transcription_job", job("FAILED", FailureReason=REASON), NAME)
-    request = build_job_request(
-        call_id=CALL_ID, media_uri=MEDIA, call_date=CALL_DATE, channels=1, settings=settings
-    )
-    existing, reused = op.hook.start_or_reuse_job(request, restart_failed=False)
-    assert reused and existing["FailureReason"] == REASON
 
 
 def test_other_client_errors_are_not_swallowed(settings):
@@ -334,7 +347,7 @@ def test_deferrable_execute_defers_to_the_waiter_trigger(aws, settings):
     assert deferred.value.method_name == "execute_complete"
     classpath, kwargs = trigger.serialize()
     assert kwargs == {
-        "job_name": job_name_for(CALL_ID),
+        "job_name": job_name_for(CALL_ID, 1),
         "waiter_delay": 15,
         "waiter_max_attempts": 40,
         "aws_conn_id": None,
@@ -400,7 +413,7 @@ def test_trigger_fires_success_when_the_job_completes(aws, settings, monkeypatch
     trigger = deferred.value.trigger
     trigger.waiter_delay = 0
     event = asyncio.run(first_event(trigger))
-    assert event.payload == {"status": "success", "job_name": job_name_for(CALL_ID)}
+    assert event.payload == {"status": "success", "job_name": job_name_for(CALL_ID, 1)}
     assert calls and all(c == {"name": "transcription_job_completed", "deferrable": True} for c in calls)
     # and the task picks up from there
     assert op.execute_complete({}, event.payload)["transcript_uri"].startswith(
@@ -412,13 +425,13 @@ def test_trigger_fires_error_with_the_failure_reason(settings, monkeypatch):
     client = boto3.client("transcribe", region_name=REGION)
     stub = Stubber(client)
     stub.add_response(
-        "get_transcription_job", job("IN_PROGRESS"), {"TranscriptionJobName": job_name_for(CALL_ID)}
+        "get_transcription_job", job("IN_PROGRESS"), {"TranscriptionJobName": job_name_for(CALL_ID, 1)}
     )
     stub.add_response("get_transcription_job", job("FAILED", FailureReason=REASON), NAME)
     stub.activate()
     patch_async(monkeypatch, lambda hook: client)
     trigger = TranscriptionJobCompletedTrigger(
-        job_name=job_name_for(CALL_ID),
+        job_name=job_name_for(CALL_ID, 1),
         waiter_delay=0,
         waiter_max_attempts=5,
         aws_conn_id=None,
@@ -426,7 +439,7 @@ def test_trigger_fires_error_with_the_failure_reason(settings, monkeypatch):
     )
     event = asyncio.run(first_event(trigger))
     assert event.payload["status"] == "error"
-    assert event.payload["job_name"] == job_name_for(CALL_ID)
+    assert event.payload["job_name"] == job_name_for(CALL_ID, 1)
     assert REASON in event.payload["message"]
     stub.assert_no_pending_responses()
 
@@ -436,7 +449,9 @@ def test_execute_complete_failure_event_raises_with_the_reason(settings):
     stub = stubbed(op)
     stub.add_response("get_transcription_job", job("FAILED", FailureReason=REASON), NAME)
     with pytest.raises(TranscriptionJobFailed, match="does not match"):
-        op.execute_complete({}, {"status": "error", "message": "failed", "job_name": job_name_for(CALL_ID)})
+        op.execute_complete(
+            {}, {"status": "error", "message": "failed", "job_name": job_name_for(CALL_ID, 1)}
+        )
 
 
 def test_execute_complete_timeout_is_not_a_job_failure(settings):
@@ -449,7 +464,7 @@ def test_execute_complete_timeout_is_not_a_job_failure(settings):
             {
                 "status": "error",
                 "message": "Waiter error: max attempts reached",
-                "job_name": job_name_for(CALL_ID),
+                "job_name": job_name_for(CALL_ID, 1),
             },
         )
     assert not isinstance(raised.value, TranscriptionJobFailed)
@@ -463,4 +478,4 @@ def test_execute_complete_without_event(settings):
 def test_operator_takes_a_pool_and_templates_its_references(settings):
     op = make_operator(settings, pool=TRANSCRIBE_POOL)
     assert op.pool == TRANSCRIBE_POOL
-    assert {"call_id", "media_uri", "call_date", "channels"} <= set(op.template_fields)
+    assert {"call_id", "attempt", "media_uri", "call_date", "channels"} <= set(op.template_fields)

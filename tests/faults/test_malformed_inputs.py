@@ -46,6 +46,7 @@ from callcare.lake_paths import table_key
 from callcare.names import PROCESS_DAG_ID
 from callcare.sources.cursor import CursorStore
 from callcare.sources.gdrive import DEFAULT_RETRIES
+from callcare.status import CallStatus
 from callcare.summarization.base import SummaryTransientError
 from callcare.summarization.instant import InstantBackend
 from callcare.summarization.llm_common import Backoff
@@ -620,14 +621,17 @@ def test_a_failed_transcribe_job_fails_its_call_alone(aws: SimpleNamespace, proc
     assert started == {bad_id, good_id}
 
     prepared = process_tasks.prepare_transcription(bad_id)
-    tries = process_dag.default_args["retries"] + 1
-    for _ in range(tries):
-        with pytest.raises(TranscriptionJobFailed) as raised:
-            transcribe_task(bad_id, prepared)
+    with pytest.raises(TranscriptionJobFailed) as raised:
+        transcribe_task(bad_id, prepared)
+    # an AirflowFailException: the task fails at once, whatever retries the DAG gives it
+    assert isinstance(raised.value, AirflowFailException) and process_dag.default_args["retries"] >= 1
     on_failure(process_dag, "transcribe", bad_id, raised.value)
-    # each retry deleted the FAILED job and started it again; no more than the DAG allows
+    # run again by hand (a cleared task), the same attempt re-attaches to its FAILED job: no new job
+    with pytest.raises(TranscriptionJobFailed):
+        transcribe_task(bad_id, prepared)
     operations = [operation for operation, _ in aws.transcribe.requests]
-    assert operations.count("DeleteTranscriptionJob") == tries - 1
+    assert "DeleteTranscriptionJob" not in operations
+    assert [name for name in aws.transcribe.jobs if bad_id in name] == [f"callcare-{bad_id}-a1"]
 
     job = transcribe_task(good_id, process_tasks.prepare_transcription(good_id))
     process_tasks.read_transcript(good_id, job)
@@ -647,6 +651,16 @@ def test_a_failed_transcribe_job_fails_its_call_alone(aws: SimpleNamespace, proc
     assert good["status"] == "COMPLETED" and good["stt_engine"] == "amazon-transcribe"
     turns = ctx.lake.get_json(ctx.lake.key_from_uri(good["transcript_uri"]))["transcript"]["turns"]
     assert [t["text"] for t in turns] == [t["text"] for t in SPOKEN["turns"]]
+
+    # `callcare reprocess` (a new attempt) transcribes again, with a job of its own
+    aws.transcribe.recordings[hashlib.sha256(refused_audio).hexdigest()] = SPOKEN  # now it "hears" it
+    ctx.registry.transition(bad_id, CallStatus.UPLOADED)
+    again = process_tasks.prepare_transcription(bad_id)
+    assert again["attempt"] == 2
+    job = transcribe_task(bad_id, again)
+    assert job["job_name"] == f"callcare-{bad_id}-a2"
+    process_tasks.read_transcript(bad_id, job)
+    assert ctx.registry.get(bad_id)["stt_engine"] == "amazon-transcribe"
 
 
 def drive_media(drive: FakeDrive, file_id: str) -> list[dict[str, Any]]:

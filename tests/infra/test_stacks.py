@@ -122,6 +122,11 @@ def test_execution_role_is_least_privilege(prod):
     assert s["CallAlerts"]["Action"] == "sns:Publish"
     assert "CallAlerts" in _flat(s["CallAlerts"]["Resource"])
     assert "transcription-job/callcare-*" in _flat(s["TranscribeJobs"]["Resource"])
+    # a FAILED job is never deleted and started again: a reprocess names a new job
+    assert sorted(s["TranscribeJobs"]["Action"]) == [
+        "transcribe:GetTranscriptionJob",
+        "transcribe:StartTranscriptionJob",
+    ]
     assert "workgroup/callcare-prod-analytics" in _flat(s["AthenaWorkgroup"]["Resource"])
     glue = _flat(s["GlueCatalog"]["Resource"])
     assert "database/callcare_prod" in glue and "table/callcare_prod/*" in glue

@@ -26,6 +26,7 @@ def settings(tmp_path) -> Settings:
 def request(settings: Settings, **overrides: Any) -> dict[str, Any]:
     return build_job_request(
         call_id=CALL_ID,
+        attempt=1,
         media_uri=MEDIA,
         call_date=CALL_DATE,
         channels=1,
@@ -39,7 +40,7 @@ def test_mono_and_stereo_settings(settings):
         "MaxSpeakerLabels": settings.max_speakers,
     }
     stereo = build_job_request(
-        call_id=CALL_ID, media_uri=MEDIA, call_date=CALL_DATE, channels=2, settings=settings
+        call_id=CALL_ID, attempt=1, media_uri=MEDIA, call_date=CALL_DATE, channels=2, settings=settings
     )
     assert stereo["Settings"] == {"ChannelIdentification": True}
     # Transcribe accepts 2 to 30 speakers
@@ -62,7 +63,7 @@ def test_language_identification_moves_the_vocabulary_to_its_language(settings):
         transcribe_vocabulary_name="callcare-terms",
     )
     req = build_job_request(
-        call_id=CALL_ID, media_uri=MEDIA, call_date=CALL_DATE, channels=1, settings=settings
+        call_id=CALL_ID, attempt=1, media_uri=MEDIA, call_date=CALL_DATE, channels=1, settings=settings
     )
     assert "LanguageCode" not in req
     assert req["IdentifyLanguage"] is True
@@ -95,6 +96,7 @@ def test_bad_settings_are_refused_before_any_call(settings, overrides, message):
     with pytest.raises(ValueError, match=message):
         build_job_request(
             call_id=CALL_ID,
+            attempt=1,
             media_uri=MEDIA,
             call_date=CALL_DATE,
             channels=1,
@@ -105,7 +107,12 @@ def test_bad_settings_are_refused_before_any_call(settings, overrides, message):
 def test_separate_output_bucket_and_date_objects(settings):
     settings = settings.with_overrides(lake_uri="file:///tmp/lake", transcribe_output_bucket="transcribe-out")
     req = build_job_request(
-        call_id=CALL_ID, media_uri=MEDIA, call_date=dt.date(2026, 9, 2), channels=1, settings=settings
+        call_id=CALL_ID,
+        attempt=1,
+        media_uri=MEDIA,
+        call_date=dt.date(2026, 9, 2),
+        channels=1,
+        settings=settings,
     )
     assert (req["OutputBucketName"], req["OutputKey"]) == (
         "transcribe-out",
@@ -113,11 +120,16 @@ def test_separate_output_bucket_and_date_objects(settings):
     )
     with pytest.raises(ValueError):
         build_job_request(
-            call_id=CALL_ID, media_uri="/local/file.wav", call_date=CALL_DATE, channels=1, settings=settings
+            call_id=CALL_ID,
+            attempt=1,
+            media_uri="/local/file.wav",
+            call_date=CALL_DATE,
+            channels=1,
+            settings=settings,
         )
     with pytest.raises(ValueError):
         build_job_request(
-            call_id=CALL_ID, media_uri=MEDIA, call_date="yesterday", channels=1, settings=settings
+            call_id=CALL_ID, attempt=1, media_uri=MEDIA, call_date="yesterday", channels=1, settings=settings
         )
 
 
@@ -126,10 +138,21 @@ def test_job_names_are_deterministic_and_valid(call_id):
     shape = boto3.client("transcribe", region_name=REGION).meta.service_model.shape_for(
         "TranscriptionJobName"
     )
-    name = job_name_for(call_id)
-    assert name == job_name_for(call_id)
-    assert re.fullmatch(shape.metadata["pattern"].lstrip("^") + "$", name)
-    assert shape.metadata["min"] <= len(name) <= shape.metadata["max"]
+    for attempt in (1, 2, 12345):
+        name = job_name_for(call_id, attempt)
+        assert name == job_name_for(call_id, str(attempt))  # templated fields arrive as strings
+        assert re.fullmatch(shape.metadata["pattern"].lstrip("^") + "$", name)
+        assert shape.metadata["min"] <= len(name) <= shape.metadata["max"]
+        assert name.endswith(f"-a{attempt}")  # a long call id is shortened, never the attempt
+
+
+def test_each_processing_attempt_has_its_own_job():
+    """A retry of one attempt re-attaches to its job; a reprocess (the next attempt) starts a new one."""
+    assert job_name_for(CALL_ID, 1) == f"callcare-{CALL_ID}-a1"
+    assert job_name_for(CALL_ID, 2) != job_name_for(CALL_ID, 1)
+    assert job_name_for("x" * 400, 1) != job_name_for("x" * 400, 2)
+    with pytest.raises(ValueError):
+        job_name_for(CALL_ID, 0)
 
 
 @pytest.mark.parametrize(

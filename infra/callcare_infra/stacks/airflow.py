@@ -283,11 +283,9 @@ class AirflowStack(Stack):
             ),
             iam.PolicyStatement(
                 sid="TranscribeJobs",
-                actions=[
-                    "transcribe:StartTranscriptionJob",
-                    "transcribe:GetTranscriptionJob",
-                    "transcribe:DeleteTranscriptionJob",
-                ],
+                # no DeleteTranscriptionJob: a FAILED job stays its attempt's answer, a reprocess
+                # starts a job of another name (callcare.hooks.transcribe)
+                actions=["transcribe:StartTranscriptionJob", "transcribe:GetTranscriptionJob"],
                 resources=[
                     f"arn:{partition}:transcribe:{region}:{account}:transcription-job/{TRANSCRIBE_JOB_PREFIX}*"
                 ],

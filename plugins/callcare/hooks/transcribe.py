@@ -1,9 +1,12 @@
 """Amazon Transcribe batch jobs: the request we send, and a provider hook that sends it once.
 
-The job name is derived from the call id, so a retried task (or a re-run DAG) finds the job it
-started before instead of paying for a second transcription; the output goes to the lake bucket
-next to our own transcript. Throttling (Transcribe answers LimitExceededException when too many
-jobs are queued) is retried by botocore's standard retry mode, with exponential backoff.
+The job name is derived from the call id and the processing attempt (the registry's counter, which
+`reprocess` raises): an Airflow retry of the same attempt finds the job it started before instead of
+paying for a second transcription, and a reprocess starts a new job. The output goes to the lake
+bucket next to our own transcript. Throttling (Transcribe answers LimitExceededException when too
+many jobs are queued) is retried by botocore's standard retry mode, with exponential backoff. A job
+that ends FAILED is final for its attempt: Transcribe would fail the same media the same way, so the
+task fails without Airflow retries and the call ends FAILED with the job's FailureReason.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -35,8 +38,13 @@ REDACTION_OUTPUTS = ("redacted", "redacted_and_unredacted")
 FILTER_METHODS = ("mask", "remove", "tag")
 
 
-class TranscriptionJobFailed(AirflowException):
-    """Transcribe gave up on the job; `failure_reason` is the service's own explanation."""
+class TranscriptionJobFailed(AirflowFailException):
+    """Transcribe gave up on the job; `failure_reason` is the service's own explanation.
+
+    An AirflowFailException: a retry would re-attach to the same FAILED job (or, started again,
+    pay for a job that fails the same way), so the task fails at once and its failure callback
+    marks the call FAILED with this message. `callcare reprocess` is the way to try again.
+    """
 
     def __init__(self, job_name: str, failure_reason: str | None) -> None:
         self.job_name = job_name
@@ -48,10 +56,16 @@ class TranscriptionJobConflict(AirflowException):
     """A job with this call's name exists but transcribes other media: reusing it would be wrong."""
 
 
-def job_name_for(call_id: str) -> str:
-    """Deterministic and within Transcribe's name rules ([0-9a-zA-Z._-], at most 200 characters)."""
+def job_name_for(call_id: str, attempt: int | str) -> str:
+    """callcare-<call id>-a<attempt>: one job per processing attempt of a call, the same name for
+    every Airflow retry of that attempt. Within Transcribe's name rules ([0-9a-zA-Z._-], at most 200
+    characters); a long call id is shortened, never the attempt."""
+    number = int(attempt)
+    if number < 1:
+        raise ValueError(f"a processing attempt counts from 1, got {attempt!r}")
+    suffix = f"-a{number}"
     safe = re.sub(r"[^0-9A-Za-z._-]+", "-", call_id).strip("-.") or "call"
-    return (JOB_NAME_PREFIX + safe)[:JOB_NAME_MAX]
+    return JOB_NAME_PREFIX + safe[: JOB_NAME_MAX - len(JOB_NAME_PREFIX) - len(suffix)] + suffix
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -86,7 +100,13 @@ def _csv(value: str | None) -> list[str]:
 
 
 def build_job_request(
-    *, call_id: str, media_uri: str, call_date: str | dt.date, channels: int, settings: Settings
+    *,
+    call_id: str,
+    attempt: int | str,
+    media_uri: str,
+    call_date: str | dt.date,
+    channels: int,
+    settings: Settings,
 ) -> dict[str, Any]:
     """StartTranscriptionJob parameters for one call.
 
@@ -112,7 +132,7 @@ def build_job_request(
         job_settings["VocabularyFilterMethod"] = settings.transcribe_vocabulary_filter_method
 
     request: dict[str, Any] = {
-        "TranscriptionJobName": job_name_for(call_id),
+        "TranscriptionJobName": job_name_for(call_id, attempt),
         "Media": {"MediaFileUri": media_uri},
         "OutputBucketName": bucket,
         "OutputKey": key,
@@ -187,13 +207,11 @@ class TranscribeHook(AwsBaseHook):
     def get_job(self, job_name: str) -> dict[str, Any]:
         return self.conn.get_transcription_job(TranscriptionJobName=job_name)["TranscriptionJob"]
 
-    def start_or_reuse_job(
-        self, request: Mapping[str, Any], *, restart_failed: bool = True
-    ) -> tuple[dict, bool]:
+    def start_or_reuse_job(self, request: Mapping[str, Any]) -> tuple[dict, bool]:
         """Start the job, or return the job of that name that already exists (and True).
 
-        A FAILED job is deleted and started again when `restart_failed`: a task retry should get a
-        fresh attempt, and Transcribe keeps job names until they are deleted.
+        An existing job is returned whatever its state, FAILED included: the name belongs to one
+        processing attempt, and that attempt's FAILED job is its answer (never a second paid job).
         """
         name = request["TranscriptionJobName"]
         try:
@@ -205,9 +223,5 @@ class TranscribeHook(AwsBaseHook):
         wanted, found = request["Media"]["MediaFileUri"], existing.get("Media", {}).get("MediaFileUri")
         if found != wanted:
             raise TranscriptionJobConflict(f"job {name} exists for {found}, not {wanted}")
-        if existing.get("TranscriptionJobStatus") == FAILED and restart_failed:
-            self.log.info("Job %s failed before (%s): starting it again", name, existing.get("FailureReason"))
-            self.conn.delete_transcription_job(TranscriptionJobName=name)
-            return self.conn.start_transcription_job(**request)["TranscriptionJob"], False
         self.log.info("Reusing job %s (%s)", name, existing.get("TranscriptionJobStatus"))
         return existing, True

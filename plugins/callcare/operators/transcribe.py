@@ -40,7 +40,10 @@ if TYPE_CHECKING:
 class TranscribeCallOperator(AwsBaseOperator[TranscribeHook]):
     """Start (or find) the Transcribe job of one call and wait for its output.
 
-    :param call_id: the call's id; the job name is derived from it. (templated)
+    :param call_id: the call's id. (templated)
+    :param attempt: the call's processing attempt (the registry's counter, raised by `reprocess`);
+        the job name is derived from the call id and the attempt, so Airflow retries of one attempt
+        re-attach to its job and a reprocess starts a new one. (templated)
     :param media_uri: s3:// URI of the recording. (templated)
     :param call_date: YYYY-MM-DD, the lake partition of the output. (templated)
     :param channels: 2 for agent/customer on separate channels, else 1. (templated)
@@ -52,12 +55,15 @@ class TranscribeCallOperator(AwsBaseOperator[TranscribeHook]):
     """
 
     aws_hook_class = TranscribeHook
-    template_fields: Sequence[str] = aws_template_fields("call_id", "media_uri", "call_date", "channels")
+    template_fields: Sequence[str] = aws_template_fields(
+        "call_id", "attempt", "media_uri", "call_date", "channels"
+    )
 
     def __init__(
         self,
         *,
         call_id: str,
+        attempt: int | str,
         media_uri: str,
         call_date: str,
         channels: int | str = 1,
@@ -69,6 +75,7 @@ class TranscribeCallOperator(AwsBaseOperator[TranscribeHook]):
     ) -> None:
         super().__init__(**kwargs)
         self.call_id = call_id
+        self.attempt = attempt
         self.media_uri = media_uri
         self.call_date = call_date
         self.channels = channels
@@ -91,6 +98,7 @@ class TranscribeCallOperator(AwsBaseOperator[TranscribeHook]):
     def execute(self, context: Context) -> dict[str, str]:
         request = build_job_request(
             call_id=self.call_id,
+            attempt=self.attempt,
             media_uri=self.media_uri,
             call_date=self.call_date,
             channels=int(self.channels),
