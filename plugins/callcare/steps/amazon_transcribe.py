@@ -15,7 +15,7 @@ from typing import Any
 from callcare.core.context import CallFailed, Context
 from callcare.status import CallStatus
 from callcare.steps.process import store_transcript
-from callcare.transcription.audio import AudioDecodeError, probe_audio, too_long_reason
+from callcare.transcription.audio import AudioDecodeError, RecordingRefused, measure_audio
 from callcare.transcription.transcribe_parser import parse_transcribe_json
 
 log = logging.getLogger(__name__)
@@ -27,13 +27,16 @@ def prepare_transcription(call_id: str, ctx: Context) -> dict[str, Any]:
     if not call["audio_uri"].startswith("s3://"):
         raise CallFailed("Amazon Transcribe reads recordings from S3; this one is not in an S3 lake")
     try:
+        # the length counted from the decoded audio, not the header's claim: Transcribe bills what
+        # it hears, so a header with no length or a false one must not get past max_duration_s
         with ctx.lake.open_input(ctx.lake.key_from_uri(call["audio_uri"])) as source:
-            channels, duration = probe_audio(source)
+            info = measure_audio(source, ctx.settings.max_duration_s)
+    except RecordingRefused as exc:
+        raise CallFailed(str(exc)) from exc
     except AudioDecodeError as exc:
         raise CallFailed(f"the recording could not be decoded ({exc})") from exc
-    if duration is not None and duration > ctx.settings.max_duration_s:
-        raise CallFailed(too_long_reason(duration, ctx.settings.max_duration_s))
-    ctx.registry.update_fields(call_id, channels=min(channels, 2), duration_s=duration)
+    channels = info.channels
+    ctx.registry.update_fields(call_id, channels=min(channels, 2), duration_s=info.measured_s)
     return {
         "call_id": call_id,
         "attempt": int(call["attempt"]),

@@ -20,7 +20,7 @@ from callcare.lake_paths import transcript_key
 from callcare.status import CallStatus
 from callcare.steps.summaries import make_summary, store_summary, summary_call_fields, summary_fields
 from callcare.summarization.choose import get_backend
-from callcare.transcription.audio import AudioDecodeError, RecordingTooLong, decode_audio
+from callcare.transcription.audio import AudioDecodeError, RecordingRefused, decode_audio
 from callcare.transcription.engines import TranscriptionFailed, get_engine
 from callcare.transcription.metrics import compute_metrics
 from callcare.transcription.roles import assign_roles
@@ -31,10 +31,11 @@ log = logging.getLogger(__name__)
 def transcribe(call_id: str, ctx: Context) -> dict[str, Any]:
     call = ctx.registry.get(call_id)
     ctx.registry.transition(call_id, CallStatus.TRANSCRIBING)
-    audio_bytes = ctx.lake.get_bytes(ctx.lake.key_from_uri(call["audio_uri"]))
     try:
-        audio = decode_audio(audio_bytes, max_duration_s=ctx.settings.max_duration_s)
-    except RecordingTooLong as exc:
+        # streamed from the lake, not read into memory first: decoding holds the samples only
+        with ctx.lake.open_input(ctx.lake.key_from_uri(call["audio_uri"])) as source:
+            audio = decode_audio(source, max_duration_s=ctx.settings.max_duration_s)
+    except RecordingRefused as exc:  # too long, or a decompression bomb: the message says which
         raise CallFailed(str(exc)) from exc
     except AudioDecodeError as exc:
         raise CallFailed(f"the recording could not be decoded ({exc})") from exc
