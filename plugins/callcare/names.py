@@ -80,7 +80,11 @@ CALLS_FAILED = "CallsFailed"  # also published with dimension Reason
 INPUT_TOKENS = "InputTokens"
 OUTPUT_TOKENS = "OutputTokens"
 COST_USD = "CostUSD"
-THROTTLES = "Throttles"  # + dimension Service (transcribe, bedrock, drive, ...)
+THROTTLES = "Throttles"  # + dimension Service, one of THROTTLED_SERVICES (infra alarms on each)
+TRANSCRIBE_SERVICE = "transcribe"  # each throttled Transcribe request (botocore retries it)
+BEDROCK_SERVICE = "bedrock"  # each throttled Bedrock request (the backend's backoff retries it)
+DRIVE_SERVICE = "drive"  # each Drive 429 / rate-limit 403 (the Google client retries it)
+THROTTLED_SERVICES = (TRANSCRIBE_SERVICE, BEDROCK_SERVICE, DRIVE_SERVICE)
 METRIC_NAMES = (
     STAGE_SECONDS,
     PROCESSING_SECONDS,

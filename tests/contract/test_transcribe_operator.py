@@ -6,6 +6,7 @@ real service model.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import importlib
 import json
 from pathlib import Path
@@ -28,9 +29,11 @@ from callcare.hooks.transcribe import (
     build_job_request,
     job_name_for,
 )
-from callcare.names import TRANSCRIBE_POOL
+from callcare.names import STAGE_SECONDS, THROTTLED_SERVICES, THROTTLES, TRANSCRIBE_POOL, TRANSCRIBE_SERVICE
 from callcare.operators.transcribe import TranscribeCallOperator, TranscriptionJobCompletedTrigger
 from moto import mock_aws
+
+from tests.support.helpers import capture_metrics
 
 REGION = "eu-west-1"
 CALL_ID = "c0ffee1234"
@@ -292,7 +295,9 @@ class _Raw:
 
 
 def test_throttling_is_retried_with_backoff(monkeypatch):
-    """LimitExceededException twice, then the documented GetTranscriptionJob answer."""
+    """LimitExceededException twice, then the documented GetTranscriptionJob answer; each throttled
+    answer is one Throttles datum with the Service dimension infra's throttling alarm reads."""
+    metrics = capture_metrics(monkeypatch)
     hook = TranscribeHook(aws_conn_id=None, region_name=REGION)
     assert hook.conn.meta.config.retries["mode"] == "standard"
     answer = (FIXTURES / "awsdocs-get-transcription-job-response.json").read_bytes()
@@ -316,6 +321,56 @@ def test_throttling_is_retried_with_backoff(monkeypatch):
     }
     assert len(attempts) == 3
     assert len(sleeps) == 2
+    throttles = [m for m in metrics if m["metric"] == THROTTLES]
+    assert (
+        throttles
+        == [{"metric": THROTTLES, "value": 1, "unit": "Count", "call_id": None, "Service": "transcribe"}] * 2
+    )
+    assert TRANSCRIBE_SERVICE == "transcribe" and TRANSCRIBE_SERVICE in THROTTLED_SERVICES
+
+
+def test_answers_that_are_not_throttling_are_not_counted(monkeypatch):
+    metrics = capture_metrics(monkeypatch)
+    hook = TranscribeHook(aws_conn_id=None, region_name=REGION)
+
+    def bad_request(request, **_: Any) -> AWSResponse:
+        body = json.dumps({"__type": "BadRequestException", "Message": "no such job"}).encode()
+        return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "BadRequestException"}, _Raw(body))
+
+    hook.conn.meta.events.register_first("before-send.transcribe.GetTranscriptionJob", bad_request)
+    with pytest.raises(botocore.exceptions.ClientError):
+        hook.get_job("nope")
+    assert metrics == []
+
+
+@pytest.mark.parametrize("status", ["COMPLETED", "FAILED"])
+def test_the_transcribe_stage_is_the_jobs_own_time(settings, monkeypatch, status):
+    """Timed like the local transcribe step (StageSeconds, Stage transcribe), from the job's own
+    timestamps: the deferred task's processes and the triggerer's wait do not matter."""
+    metrics = capture_metrics(monkeypatch)
+    created = datetime.datetime(2026, 9, 2, 10, 0, 0, tzinfo=datetime.UTC)
+    times = {"CreationTime": created, "CompletionTime": created + datetime.timedelta(seconds=95)}
+    extra = (
+        {"Transcript": {"TranscriptFileUri": "s3://callcare-lake/prod/x.json"}}
+        if status == "COMPLETED"
+        else {}
+    )
+    op = make_operator(settings)
+    stub = stubbed(op)
+    stub.add_response(
+        "start_transcription_job", job("IN_PROGRESS", CreationTime=created), request_for(settings)
+    )
+    stub.add_response("get_transcription_job", job(status, **times, **extra), NAME)  # the waiter
+    stub.add_response("get_transcription_job", job(status, **times, **extra), NAME)  # the result
+    if status == "FAILED":
+        with pytest.raises(TranscriptionJobFailed):
+            op.execute({})
+    else:
+        op.execute({})
+    stages = [m for m in metrics if m["metric"] == STAGE_SECONDS]
+    assert stages == [
+        {"metric": STAGE_SECONDS, "value": 95.0, "unit": "Seconds", "call_id": CALL_ID, "Stage": "transcribe"}
+    ]
 
 
 def test_a_connection_retry_policy_is_kept():

@@ -43,7 +43,7 @@ from callcare.dag_tasks import process as process_tasks
 from callcare.hooks.settings import task_settings
 from callcare.hooks.transcribe import TranscriptionJobFailed
 from callcare.lake_paths import table_key
-from callcare.names import PROCESS_DAG_ID
+from callcare.names import BEDROCK_SERVICE, DRIVE_SERVICE, PROCESS_DAG_ID, THROTTLED_SERVICES, THROTTLES
 from callcare.sources.cursor import CursorStore
 from callcare.sources.gdrive import DEFAULT_RETRIES
 from callcare.status import CallStatus
@@ -54,7 +54,7 @@ from callcare.summarization.llm_common import Backoff
 from tests.support.aws_fixtures import REGION
 from tests.support.fake_aws import FakeBedrock, FakeTranscribe
 from tests.support.fake_drive import FakeDrive
-from tests.support.helpers import REPO, dialogues
+from tests.support.helpers import REPO, capture_metrics, dialogues
 
 HOUR = 3600
 SIZE_CAP = 8 * 2**20
@@ -509,6 +509,7 @@ def test_a_throttling_storm_ends_failed_with_bounded_retries(
     name, data = f"{DAY}_busy-day.wav", talk_wav(530.0)
     bad_id, good_id = land_pair(local, name, data)
     process_tasks.transcribe(bad_id)
+    metrics = capture_metrics(monkeypatch)
     bedrock.fail_next(
         429, "ThrottlingException", "Too many requests, please wait before trying again.", 10**6
     )
@@ -522,6 +523,11 @@ def test_a_throttling_storm_ends_failed_with_bounded_retries(
     backoff = Backoff()
     assert len(bedrock.requests) == tries * backoff.attempts  # bounded: no retry loop of its own
     assert len(delays) == tries * (backoff.attempts - 1) and max(delays) <= backoff.cap_s
+    # every throttled request is one Throttles datum, under the Service infra's alarm reads
+    throttles = [m for m in metrics if m["metric"] == THROTTLES]
+    assert len(throttles) == len(bedrock.requests)
+    assert {(m["Service"], m["call_id"]) for m in throttles} == {(BEDROCK_SERVICE, bad_id)}
+    assert BEDROCK_SERVICE in THROTTLED_SERVICES
     bedrock.script.clear()  # the storm is over
     bedrock.reply_next(valid_summary(DAY))
     assert process(good_id) is None
@@ -735,9 +741,10 @@ def test_a_drive_404_skips_that_file_until_drive_reports_it_again(
 
 
 def test_a_drive_429_storm_defers_one_file_with_bounded_retries(
-    aws: SimpleNamespace, no_sleep: list[float]
+    aws: SimpleNamespace, no_sleep: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ctx, drive = aws.ctx, aws.drive
+    metrics = capture_metrics(monkeypatch)
     busy_audio = talk_wav(740.0)
     busy = drive.add_file(f"{DAY}_busy.wav", busy_audio, WAV_MIME, aws.folder)
     drive.add_file(GOOD, talk_wav(750.0), WAV_MIME, aws.folder)
@@ -746,6 +753,10 @@ def test_a_drive_429_storm_defers_one_file_with_bounded_retries(
     assert (counts["new"], counts["deferred"]) == (1, 1)
     tries = len(drive_media(drive, busy))
     assert 1 < tries <= DEFAULT_RETRIES + 1  # the client library retried, and then stopped
+    # each 429 is one Throttles datum: the ones the client retried and the last one
+    throttles = [m for m in metrics if m["metric"] == THROTTLES]
+    assert len(throttles) == tries and {m["Service"] for m in throttles} == {DRIVE_SERVICE}
+    assert DRIVE_SERVICE in THROTTLED_SERVICES
     assert len(no_sleep) >= tries - 1
     reason = pending(ctx)[busy]["error"]
     assert re.search(r"Drive still answers 429 rateLimitExceeded after retries$", reason), reason
@@ -754,5 +765,6 @@ def test_a_drive_429_storm_defers_one_file_with_bounded_retries(
     drive.faults.clear()  # the storm is over: the next poll lands it
     counts, _ = land()
     assert counts["new"] == 1 and pending(ctx) == {}
+    assert len([m for m in metrics if m["metric"] == THROTTLES]) == tries  # no new throttle
     landed = calls_by_file(ctx)[f"{DAY}_busy.wav"]
     assert ctx.lake.get_bytes(ctx.lake.key_from_uri(landed["audio_uri"])) == busy_audio

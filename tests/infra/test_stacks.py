@@ -268,6 +268,7 @@ def test_alarms_and_dashboard(prod):
         "callcare-prod-processing-p95",
         "callcare-prod-throttling-transcribe",
         "callcare-prod-throttling-bedrock",
+        "callcare-prod-throttling-drive",
         "callcare-prod-throttling-bedrock-service",
         "callcare-prod-web-5xx",
     }
@@ -282,6 +283,20 @@ def test_alarms_and_dashboard(prod):
         assert title in body
     for stat in ("p50", "p95", "p99"):
         assert stat in body
+
+
+def test_throttling_alarms_read_what_the_pipeline_records(prod):
+    """One alarm per Service label the pipeline records throttles under (callcare.names), on the
+    metric name and dimensions callcare.observability puts: a label that drifted would never fire."""
+    from callcare import names
+
+    alarms = [r["Properties"] for _, _, r in prod.resources("AWS::CloudWatch::Alarm")]
+    ours = [a for a in alarms if a.get("MetricName") == names.THROTTLES]
+    services = sorted(next(d["Value"] for d in a["Dimensions"] if d["Name"] == "Service") for a in ours)
+    assert services == sorted(names.THROTTLED_SERVICES)
+    for alarm in ours:
+        assert alarm["Namespace"] == "Callcare" and alarm["Statistic"] == "Sum"
+        assert {d["Name"] for d in alarm["Dimensions"]} == {"Environment", "Service"}
 
 
 def test_metric_names_come_from_the_pipelines_names_module(prod):

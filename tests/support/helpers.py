@@ -55,3 +55,18 @@ def drop_settled(inbox: Path, name: str, data: bytes, age_s: float = 60) -> Path
     old = time.time() - age_s
     os.utime(path, (old, old))
     return path
+
+
+def capture_metrics(monkeypatch) -> list[dict]:
+    """Every CloudWatch datum callcare.observability would put, as {metric, value, unit, call_id, **dims},
+    whichever sink is configured: the names and dimensions infra's alarms and dashboard read."""
+    from callcare import observability
+
+    sent: list[dict] = []
+
+    def record(*, call_id, cloudwatch, statsd) -> None:
+        for metric, value, unit, dims in cloudwatch:
+            sent.append({"metric": metric, "value": value, "unit": unit, "call_id": call_id, **dims})
+
+    monkeypatch.setattr(observability, "_record", record)
+    return sent

@@ -18,8 +18,6 @@ from constructs import Construct
 
 from callcare_infra.config import DeployConfig
 
-THROTTLED_SERVICES = ("transcribe", "bedrock")
-
 
 class MonitoringStack(Stack):
     def __init__(
@@ -94,7 +92,7 @@ class MonitoringStack(Stack):
             evaluation_periods=2,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
         )
-        for service in THROTTLED_SERVICES:
+        for service in names.THROTTLED_SERVICES:  # the Service labels the pipeline records
             alarm(
                 f"throttling-{service}",
                 alarm_description=f"{service} throttled the pipeline more than {config.throttle_threshold} times in 15 min",
@@ -216,7 +214,7 @@ class MonitoringStack(Stack):
                 title="Throttling",
                 left=[
                     self.metric(names.THROTTLES, "Sum", Duration.minutes(15), Service=s).with_(label=s)
-                    for s in THROTTLED_SERVICES
+                    for s in names.THROTTLED_SERVICES
                 ],
                 width=8,
             ),

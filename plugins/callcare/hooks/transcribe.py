@@ -4,7 +4,8 @@ The job name is derived from the call id and the processing attempt (the registr
 `reprocess` raises): an Airflow retry of the same attempt finds the job it started before instead of
 paying for a second transcription, and a reprocess starts a new job. The output goes to the lake
 bucket next to our own transcript. Throttling (Transcribe answers LimitExceededException when too
-many jobs are queued) is retried by botocore's standard retry mode, with exponential backoff. A job
+many jobs are queued) is retried by botocore's standard retry mode, with exponential backoff, and
+each throttled answer is counted for the throttling alarm. A job
 that ends FAILED is final for its attempt: Transcribe would fail the same media the same way, so the
 task fails without Airflow retries and the call ends FAILED with the job's FailureReason.
 """
@@ -22,8 +23,10 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from callcare import observability
 from callcare.config import Settings
 from callcare.lake_paths import engine_output_key
+from callcare.names import TRANSCRIBE_SERVICE
 
 JOB_NAME_PREFIX = "callcare-"
 RAW_OUTPUT_ENGINE = "transcribe"  # the raw output's name in the lake: {call_id}-transcribe-raw.json
@@ -203,6 +206,17 @@ class TranscribeHook(AwsBaseHook):
         if config.retries is None:
             config = config.merge(Config(retries=THROTTLE_RETRIES))
         return config
+
+    def get_client_type(
+        self, region_name: str | None = None, config: Config | None = None, deferrable: bool = False
+    ) -> Any:
+        """The provider's client, with each throttled answer recorded (names.THROTTLES, Service
+        transcribe) while botocore retries it. Not the triggerer's async client: recording puts a
+        metric synchronously, which would hold up every trigger sharing that event loop."""
+        client = super().get_client_type(region_name=region_name, config=config, deferrable=deferrable)
+        if not deferrable:
+            observability.count_botocore_throttles(client, TRANSCRIBE_SERVICE)
+        return client
 
     def get_job(self, job_name: str) -> dict[str, Any]:
         return self.conn.get_transcription_job(TranscriptionJobName=job_name)["TranscriptionJob"]

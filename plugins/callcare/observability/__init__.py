@@ -53,7 +53,7 @@ log = logging.getLogger("callcare.metrics")
 
 # Failure reasons as a short, fixed vocabulary (a label, so never free text).
 _REASONS = (  # first match wins: throttling and length before the stage words they contain
-    ("throttled", re.compile(r"throttl|too many requests|rate exceeded", re.I)),
+    ("throttled", re.compile(r"throttl|too many requests|rate ?(limit ?)?exceeded|\b429\b", re.I)),
     ("too_long", re.compile(r"too long", re.I)),
     ("decode", re.compile(r"could not be decoded|decod|unsupported|corrupt", re.I)),
     ("no_speech", re.compile(r"no speech", re.I)),
@@ -297,7 +297,9 @@ def record_cost(call_id: str, usd: float | None) -> None:
 
 
 def record_throttle(service: str, call_id: str | None = None) -> None:
-    """An external API throttled us (the call was retried): Transcribe, Bedrock, Drive..."""
+    """An external API throttled one request of ours: `service` is one of names.THROTTLED_SERVICES,
+    the Service dimension infra's throttling alarms read. Counted per throttled answer, whether or
+    not a retry followed it."""
     service = _label(service)
     _record(
         call_id=call_id,
@@ -306,8 +308,65 @@ def record_throttle(service: str, call_id: str | None = None) -> None:
     )
 
 
+def count_botocore_throttles(client: Any, service: str, call_id: str | None = None) -> Any:
+    """Record a throttle for every throttled answer this boto3/botocore client gets; returns it.
+
+    botocore's retry loop announces each attempt's outcome as the `needs-retry` event, and its own
+    retry policy is one handler of it. This is another: it classifies the answer with botocore's
+    ThrottledRetryableChecker (the throttling error codes botocore knows, LimitExceededException
+    and ThrottlingException among them), so the count holds whatever retry mode the client has,
+    and it returns None, which leaves the retry decision to botocore.
+    """
+    from botocore.retries.standard import RetryEventAdapter, ThrottledRetryableChecker
+
+    adapter, throttled = RetryEventAdapter(), ThrottledRetryableChecker()
+
+    def on_attempt(**kwargs: Any) -> None:
+        if kwargs.get("response") is not None and throttled.is_retryable(
+            adapter.create_retry_context(**kwargs)
+        ):
+            record_throttle(service, call_id)
+
+    client.meta.events.register("needs-retry", on_attempt)
+    return client
+
+
+_GOOGLE_RETRY_LOGGER = "googleapiclient.http"
+_GOOGLE_THROTTLED = {429, 403}  # the client retries a 403 only for a rate-limit reason
+
+
+class _GoogleRetries(logging.Filter):
+    """google-api-python-client retries a request with no hook but the warning it logs first,
+    "Sleeping ... before retry ... after <status>", whose last argument is the status it got."""
+
+    def __init__(self, service: str, call_id: str | None) -> None:
+        super().__init__()
+        self.service, self.call_id = service, call_id
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if str(record.msg).startswith("Sleeping") and args and args[-1] in _GOOGLE_THROTTLED:
+            record_throttle(self.service, self.call_id)
+        return True  # the warning itself goes on to the log as before
+
+
+@contextlib.contextmanager
+def google_api_throttles(service: str, call_id: str | None = None) -> Iterator[None]:
+    """Within the block, record a throttle for each request a Google API client retries because
+    it was throttled (429, or a rate-limit 403). A throttled answer after the client's last retry
+    surfaces as the caller's error instead, for the caller to count."""
+    logger = logging.getLogger(_GOOGLE_RETRY_LOGGER)
+    counter = _GoogleRetries(service, call_id)
+    logger.addFilter(counter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(counter)
+
+
 def processing_seconds(created_at: Any, completed_at: Any = None) -> float | None:
-    """Seconds from a registry `created_at` to `completed_at` (now when absent); None if unknown."""
+    """Seconds from `created_at` to `completed_at` (now when absent); None if unknown. Either is a
+    datetime, an ISO 8601 string (the registry's) or epoch seconds (an AWS JSON body's)."""
     start = _as_datetime(created_at)
     if start is None:
         return None
@@ -320,6 +379,8 @@ def _as_datetime(value: Any) -> dt.datetime | None:
         return None
     if isinstance(value, dt.datetime):
         parsed = value
+    elif isinstance(value, int | float):  # epoch seconds, as AWS JSON bodies carry timestamps
+        parsed = dt.datetime.fromtimestamp(value, dt.UTC)
     else:
         try:
             parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))

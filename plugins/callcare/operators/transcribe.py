@@ -6,6 +6,11 @@ the trigger (`callcare.triggers.transcribe`) names the waiter, this operator sta
 A batch job takes minutes; holding a worker for that would make the Transcribe pool cost worker
 slots too. Deferred, the wait is one coroutine polling botocore's `transcription_job_completed`
 waiter. The task returns references only (job name, output URI): the transcript holds PII.
+
+The transcribe stage's seconds (names.STAGE_SECONDS, Stage transcribe, as the local engine's step
+records them) are the job's own, from its CreationTime to its CompletionTime: a deferred task spans
+processes and the triggerer's wait, and Transcribe's timestamps measure the job, queueing included,
+whichever process reads them. prepare_transcription and read_transcript are stages of their own.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 from airflow.sdk import conf
 from airflow.sdk.exceptions import AirflowException
 
+from callcare import observability
 from callcare.config import Settings
 from callcare.hooks.settings import task_settings
 from callcare.hooks.transcribe import (
@@ -35,6 +41,8 @@ from callcare.triggers.transcribe import STATUS_QUERIES, WAITER_NAME, Transcript
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+TRANSCRIBE_STAGE = "transcribe"  # the local profile's stage of the same work (dag_tasks.process)
 
 
 class TranscribeCallOperator(AwsBaseOperator[TranscribeHook]):
@@ -87,6 +95,7 @@ class TranscribeCallOperator(AwsBaseOperator[TranscribeHook]):
     def _settings(self) -> Settings:
         if self.settings is None:
             self.settings = task_settings()
+            observability.configure(self.settings)  # the metric sinks the task's settings name
         return self.settings
 
     @property
@@ -136,10 +145,11 @@ class TranscribeCallOperator(AwsBaseOperator[TranscribeHook]):
             )
         except AirflowException:
             job = self.hook.get_job(job_name)
-            if job.get("TranscriptionJobStatus") == FAILED:
-                raise TranscriptionJobFailed(job_name, job.get("FailureReason")) from None
-            raise
-        return self._result(self.hook.get_job(job_name))
+            if job.get("TranscriptionJobStatus") != FAILED:
+                raise  # timed out waiting: a retry re-attaches to the same job
+        else:
+            job = self.hook.get_job(job_name)
+        return self._result(job)  # a FAILED job raises TranscriptionJobFailed there
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, str]:
         event = validate_execute_complete_event(event)
@@ -150,10 +160,25 @@ class TranscribeCallOperator(AwsBaseOperator[TranscribeHook]):
             )
         return self._result(job)
 
+    def _record_stage(self, job: Mapping[str, Any]) -> None:
+        """The job's seconds as the transcribe stage, once it ended (COMPLETED or FAILED)."""
+        start, end = job.get("CreationTime") or job.get("StartTime"), job.get("CompletionTime")
+        if start is None or end is None:
+            self.log.info(
+                "Transcription job %s reports no times: stage not timed", job.get("TranscriptionJobName")
+            )
+            return
+        seconds = observability.processing_seconds(start, end)
+        if seconds is not None:
+            self._settings()
+            observability.record_stage(self.call_id, TRANSCRIBE_STAGE, seconds)
+
     def _result(self, job: Mapping[str, Any]) -> dict[str, str]:
         """References for XCom; a FAILED job raises instead, with Transcribe's FailureReason."""
         name = job["TranscriptionJobName"]
         status = job.get("TranscriptionJobStatus")
+        if status in (COMPLETED, FAILED):
+            self._record_stage(job)
         if status == FAILED:
             raise TranscriptionJobFailed(name, job.get("FailureReason"))
         if status != COMPLETED:

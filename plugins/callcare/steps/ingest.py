@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from callcare import observability
 from callcare.core.context import Context
-from callcare.names import process_run_id
+from callcare.names import DRIVE_SERVICE, process_run_id
 
 
 def land_new_recordings(ctx: Context) -> dict[str, int]:
@@ -34,11 +35,24 @@ def land_inbox(ctx: Context) -> dict[str, int]:
 
 
 def land_drive(ctx: Context) -> dict[str, int]:
+    """Counts per outcome; every throttled Drive answer counts as a throttle (names.DRIVE_SERVICE):
+    the ones the Google client retried, and the last one of a request it gave up on, which holds a
+    file back for the next poll or, for the folder itself, fails the poll."""
     from callcare.sources.gdrive import ingest_drive
 
     counts = {"new": 0, "duplicate": 0, "deferred": 0, "skipped": 0, "given_up": 0}
-    for outcome in ingest_drive(ctx.settings, ctx.lake, ctx.registry):
+    try:
+        with observability.google_api_throttles(DRIVE_SERVICE):
+            outcomes = list(ingest_drive(ctx.settings, ctx.lake, ctx.registry))
+    except Exception as exc:
+        if observability.failure_reason_code(str(exc)) == "throttled":
+            observability.record_throttle(DRIVE_SERVICE)
+        raise
+    for outcome in outcomes:
         counts[outcome.outcome] += 1
+        held_back = outcome.outcome in ("deferred", "given_up")
+        if held_back and observability.failure_reason_code(outcome.reason) == "throttled":
+            observability.record_throttle(DRIVE_SERVICE, outcome.call_id)
     return counts
 
 

@@ -76,7 +76,10 @@ def summarize(call_id: str, ctx: Context) -> dict[str, Any]:
     transcript = Transcript.from_dict(document["transcript"])
     if not transcript.text.strip():
         raise CallFailed("no speech was recognized in the recording")
-    result = make_summary(get_backend(ctx.settings), transcript, call["call_date"])
+    backend = get_backend(
+        ctx.settings, on_throttle=lambda service: observability.record_throttle(service, call_id)
+    )
+    result = make_summary(backend, transcript, call["call_date"])
     uri, _ = store_summary(ctx.lake, call_id, call["call_date"], result)
     ctx.registry.update_fields(call_id, **summary_call_fields(uri, result))
     observability.record_tokens(call_id, result.input_tokens, result.output_tokens)

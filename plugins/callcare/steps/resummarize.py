@@ -32,6 +32,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from callcare import observability
 from callcare.config import Settings
 from callcare.core import lake_rows
 from callcare.core.context import MAX_REASON, CallFailed, Context
@@ -182,7 +183,7 @@ def resummarize_call(
         return failed("the transcript has no speech")
 
     if backend is None:
-        backend = get_backend(request.settings(ctx.settings))
+        backend = get_backend(request.settings(ctx.settings), on_throttle=observability.record_throttle)
     call_date = call["call_date"]
     try:
         result = make_summary(backend, transcript, call_date, request.prompt_version)
@@ -238,7 +239,7 @@ def resummarize_calls(
     In-process there are no task retries, so a transient error is that call's failed outcome too.
     """
     if backend is None:
-        backend = get_backend(request.settings(ctx.settings))
+        backend = get_backend(request.settings(ctx.settings), on_throttle=observability.record_throttle)
     for call_id in call_ids:
         try:
             yield resummarize_call(call_id, ctx, request, backend)

@@ -23,7 +23,15 @@ class SummaryFailed(Exception):
 
 
 class SummaryTransientError(Exception):
-    """Worth retrying later (throttling, timeouts, 5xx): let Airflow's retry policy handle it."""
+    """Worth retrying later (throttling, timeouts, 5xx): let Airflow's retry policy handle it.
+
+    `throttled` tells throttling (the model's quota) from the rest, so the backoff can report it
+    to the throttling metric without parsing the message.
+    """
+
+    def __init__(self, message: str, *, throttled: bool = False) -> None:
+        super().__init__(message)
+        self.throttled = throttled
 
 
 @dataclass

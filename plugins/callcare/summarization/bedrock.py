@@ -37,6 +37,10 @@ TRANSIENT_CODES = frozenset({
     "InternalServerException", "ModelNotReadyException", "ModelTimeoutException",
     "ServiceQuotaExceededException", "RequestTimeout", "RequestTimeoutException",
 })  # fmt: skip
+# the transient codes that mean "slow down": they count as throttles (callcare.names.THROTTLES)
+THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"}
+)
 _TOO_LONG = re.compile(r"too long|too many (input )?tokens|context (length|window)|maximum context", re.I)
 
 
@@ -83,7 +87,9 @@ def classify_error(
     code = (code or "").split(":", 1)[0] or f"HTTP{status}"
     text = (message or "").strip()[:200]
     if code in TRANSIENT_CODES or status == 429 or status >= 500:
-        return SummaryTransientError(f"bedrock {code}: {text}")
+        return SummaryTransientError(
+            f"bedrock {code}: {text}", throttled=code in THROTTLING_CODES or status == 429
+        )
     if code == "ValidationException" and _TOO_LONG.search(text):
         return PromptTooLong(text)
     return SummaryFailed(f"bedrock {code}: {text}")

@@ -6,7 +6,11 @@ import the backends back and make a cycle.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from callcare.names import BEDROCK_SERVICE
 
 if TYPE_CHECKING:
     from callcare.config import Settings
@@ -15,7 +19,18 @@ if TYPE_CHECKING:
 BACKENDS = ("offline", "bedrock", "openai", "instant")
 
 
-def get_backend(settings: Settings) -> SummaryBackend:
+def _retries(on_throttle: Callable[[str], None] | None, service: str) -> dict[str, Any]:
+    """The backend's backoff, reporting each throttled request as `service` (none: the default)."""
+    if on_throttle is None:
+        return {}
+    from callcare.summarization.llm_common import Backoff
+
+    return {"backoff": Backoff(on_throttle=partial(on_throttle, service))}
+
+
+def get_backend(settings: Settings, *, on_throttle: Callable[[str], None] | None = None) -> SummaryBackend:
+    """The configured backend. `on_throttle(service)` is called for each throttled model request
+    (the steps pass the throttling metric in; the backends know nothing of metrics)."""
     choice = settings.summary_backend.strip().lower()
     if choice == "offline":
         from callcare.summarization.offline.analyzer import OfflineAnalyzer
@@ -24,7 +39,7 @@ def get_backend(settings: Settings) -> SummaryBackend:
     if choice == "bedrock":
         from callcare.summarization.bedrock import BedrockBackend
 
-        return BedrockBackend.from_settings(settings)
+        return BedrockBackend.from_settings(settings, **_retries(on_throttle, BEDROCK_SERVICE))
     if choice == "instant":
         from callcare.summarization.instant import InstantBackend
 
@@ -32,5 +47,5 @@ def get_backend(settings: Settings) -> SummaryBackend:
     if choice == "openai":
         from callcare.summarization.openai_compat import OpenAICompatBackend
 
-        return OpenAICompatBackend.from_settings(settings)
+        return OpenAICompatBackend.from_settings(settings, **_retries(on_throttle, "openai"))
     raise ValueError(f"CALLCARE_SUMMARY_BACKEND must be one of {BACKENDS}, got {settings.summary_backend!r}")

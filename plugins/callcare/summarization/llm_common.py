@@ -163,21 +163,28 @@ def check_summary(text: str, call_date: str, version: str) -> dict:
 
 @dataclass
 class Backoff:
-    """Bounded exponential backoff with full jitter; `sleep` is swappable so tests do not wait."""
+    """Bounded exponential backoff with full jitter; `sleep` is swappable so tests do not wait.
+
+    `on_throttle` is called once per throttled attempt, the last one included: the pipeline passes
+    the throttling metric in (this layer records none), and an alarm counts every throttled request.
+    """
 
     attempts: int = 5
     base_s: float = 1.0
     cap_s: float = 20.0
     sleep: Callable[[float], None] = field(default=time.sleep)
+    on_throttle: Callable[[], None] | None = None
 
     def run(self, call: Callable[[], T], what: str) -> T:
         for attempt in range(1, self.attempts + 1):
             try:
                 return call()
             except SummaryTransientError as exc:
+                if exc.throttled and self.on_throttle is not None:
+                    self.on_throttle()
                 if attempt == self.attempts:
                     raise SummaryTransientError(
-                        f"{what}: still failing after {attempt} attempts: {exc}"
+                        f"{what}: still failing after {attempt} attempts: {exc}", throttled=exc.throttled
                     ) from exc
                 delay = random.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
                 log.warning("%s: transient error (%s), attempt %d/%d, retrying in %.1fs",

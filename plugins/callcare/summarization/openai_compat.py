@@ -136,7 +136,9 @@ class OpenAICompatBackend:
             ) from exc
         status = response.status_code
         if status == 429 or status >= 500:
-            raise SummaryTransientError(f"openai-compatible server HTTP {status}: {_error_message(response)}")
+            raise SummaryTransientError(
+                f"openai-compatible server HTTP {status}: {_error_message(response)}", throttled=status == 429
+            )
         if status >= 400:
             message = _error_message(response)
             if status in (400, 413) and _TOO_LONG.search(message):
