@@ -9,32 +9,55 @@ import re
 
 from callcare.names import DATE_PATTERN, LAKE_TABLES, PROMPT_VERSION_PATTERN
 
-_DATE = re.compile(DATE_PATTERN)
+# re.ASCII and fullmatch: `\d` would take other scripts' digits, and `$` a trailing newline
+_DATE = re.compile(DATE_PATTERN, re.ASCII)
 TABLES = LAKE_TABLES
-_PROMPT_VERSION = re.compile(PROMPT_VERSION_PATTERN)
+_PROMPT_VERSION = re.compile(PROMPT_VERSION_PATTERN, re.ASCII)
+# Every part of a key is checked here, so no value from a file name, a registry row or a setting can
+# make a key that leaves its folder (security review L10): ids and engine names are one plain
+# segment (content-hash ids are c- and 20 hex digits; tests and tools use shorter ones), and an
+# extension is a few letters or digits.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", re.ASCII)
+_EXTENSION = re.compile(r"[a-z0-9]{1,8}", re.ASCII)
 
 
 def _check_date(call_date: str) -> str:
-    if not _DATE.match(call_date):
+    if not _DATE.fullmatch(call_date):
         raise ValueError(f"call_date must be YYYY-MM-DD, got {call_date!r}")
     return call_date
 
 
+def _check_name(value: str, what: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise ValueError(f"not a {what}: {value!r}")
+    return value
+
+
+def _check_prompt_version(prompt_version: str) -> str:
+    if not _PROMPT_VERSION.fullmatch(prompt_version):  # it becomes part of a file name
+        raise ValueError(f"not a prompt version: {prompt_version!r}")
+    return prompt_version
+
+
 def raw_audio_key(call_date: str, call_id: str, ext: str) -> str:
-    return f"raw-audio/{_check_date(call_date)}/{call_id}.{ext.lower().lstrip('.')}"
+    extension = ext.lower().lstrip(".")
+    if not _EXTENSION.fullmatch(extension):
+        raise ValueError(f"not a file extension: {ext!r}")
+    return f"raw-audio/{_check_date(call_date)}/{_check_name(call_id, 'call id')}.{extension}"
 
 
 def transcript_key(call_date: str, call_id: str) -> str:
-    return f"transcripts/{_check_date(call_date)}/{call_id}-transcript.json"
+    return f"transcripts/{_check_date(call_date)}/{_check_name(call_id, 'call id')}-transcript.json"
 
 
 def engine_output_key(call_date: str, call_id: str, engine: str) -> str:
-    return f"transcripts/{_check_date(call_date)}/{call_id}-{engine}-raw.json"
+    name = f"{_check_name(call_id, 'call id')}-{_check_name(engine, 'engine name')}"
+    return f"transcripts/{_check_date(call_date)}/{name}-raw.json"
 
 
 def summary_key(call_date: str, call_id: str, prompt_version: str = "v1") -> str:
-    suffix = "" if prompt_version == "v1" else f"-{prompt_version}"
-    return f"summaries/{_check_date(call_date)}/{call_id}-summary{suffix}.json"
+    suffix = "" if prompt_version == "v1" else f"-{_check_prompt_version(prompt_version)}"
+    return f"summaries/{_check_date(call_date)}/{_check_name(call_id, 'call id')}-summary{suffix}.json"
 
 
 def table_key(table: str, call_date: str, call_id: str, prompt_version: str | None = None) -> str:
@@ -46,10 +69,9 @@ def table_key(table: str, call_date: str, call_id: str, prompt_version: str | No
     """
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}")
+    folder = f"tables/{table}/call_date={_check_date(call_date)}"
     if prompt_version is None:
-        return f"tables/{table}/call_date={_check_date(call_date)}/{call_id}.parquet"
+        return f"{folder}/{_check_name(call_id, 'call id')}.parquet"
     if table != "summaries":
         raise ValueError(f"only the summaries table is versioned, not {table!r}")
-    if not _PROMPT_VERSION.match(prompt_version):  # it becomes part of a file name
-        raise ValueError(f"not a prompt version: {prompt_version!r}")
-    return f"tables/{table}/call_date={_check_date(call_date)}/{call_id}-{prompt_version}.parquet"
+    return f"{folder}/{_check_name(call_id, 'call id')}-{_check_prompt_version(prompt_version)}.parquet"

@@ -34,6 +34,23 @@ STAGING_PREFIX = ".staging"
 STALE_STAGING_S = 3600
 
 
+def check_key(key: str) -> str:
+    """`key` when it is a relative path of plain segments: no `..` or `.`, no empty segment, no
+    leading slash, backslash or NUL. A trailing slash is allowed (a prefix to list). Else ValueError.
+    """
+    if key == "":
+        return key
+    segments = key.removesuffix("/").split("/")
+    if (
+        key.startswith("/")
+        or "\\" in key
+        or "\x00" in key
+        or any(segment in ("", ".", "..") for segment in segments)
+    ):
+        raise ValueError(f"not a lake key: {key!r}")
+    return key
+
+
 class Lake:
     def __init__(
         self, uri: str, filesystem: pafs.FileSystem | None = None, *, objects: S3Objects | None = None
@@ -74,7 +91,19 @@ class Lake:
         return bucket, name
 
     def path(self, key: str) -> str:
-        return f"{self.root}/{key}"
+        """The filesystem path of `key`, which must stay inside the lake (security review L10).
+
+        Keys come from `callcare.lake_paths` or from registry URIs; a URI that a bug, a migration or
+        someone with database access made into `…/lake/../../etc/passwd` must not reach a file outside
+        the lake, whatever reads it (the web app serves `local_path` as a download). On a local lake
+        the resolved path is checked too, so a link inside the lake cannot lead out of it either.
+        """
+        path = f"{self.root}/{check_key(key)}"
+        if self._local:
+            root = Path(self.root).resolve()
+            if not Path(path).resolve().is_relative_to(root):
+                raise ValueError(f"lake key {key!r} leads outside the lake")
+        return path
 
     def uri_for(self, key: str) -> str:
         return f"{self.uri}/{key}"
@@ -83,7 +112,7 @@ class Lake:
         prefix = f"{self.uri}/"
         if not uri.startswith(prefix):
             raise ValueError(f"{uri} is not in the lake {self.uri}")
-        return uri[len(prefix) :]
+        return check_key(uri[len(prefix) :])
 
     def exists(self, key: str) -> bool:
         return self.fs.get_file_info(self.path(key)).type != pafs.FileType.NotFound
