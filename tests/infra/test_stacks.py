@@ -74,6 +74,8 @@ def test_mwaa_environment_runs_private_with_the_artifacts_and_secrets_backend(pr
     assert kwargs["connections_prefix"] == "callcare/prod/connections"
     assert kwargs["variables_prefix"] == "callcare/prod/variables"
     assert options["callcare.profile"] == "aws"
+    # a lost worker's tasks are retried elsewhere after 2 minutes, not Airflow's default 5
+    assert options["scheduler.task_instance_heartbeat_timeout"] == "120"
     assert "callcare-prod-lake-123456789012-eu-west-1" in _flat(options["callcare.lake_uri"])
     assert options["callcare.glue_database"] == "callcare_prod"
     assert options["callcare.athena_database"] == "callcare_prod_analytics"

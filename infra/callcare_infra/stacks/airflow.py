@@ -377,6 +377,13 @@ def airflow_configuration(
         "core.dagbag_import_timeout": "150",
         "core.dag_file_processor_timeout": "300",
         "core.default_task_retries": "2",
+        # A worker lost mid-task (scale-in, a crashed container) leaves its task running in the metadata
+        # database until this many seconds pass without a heartbeat; then the scheduler fails it into
+        # its retry on another worker. Task SDK supervisors heartbeat every few seconds
+        # ([workers] min_heartbeat_interval, 5 s), so 120 s rides out a long GC pause or a database
+        # failover on a small environment, and a lost worker delays its calls 2 minutes, not Airflow's
+        # default 5. The deployment rehearsal kills a worker mid-run with this value.
+        "scheduler.task_instance_heartbeat_timeout": "120",
         "callcare.profile": "aws",
         "callcare.lake_uri": f"s3://{lake_bucket}",
         "callcare.aws_region": region,
