@@ -41,7 +41,7 @@ DATE_PARAM = {"type": ["null", "string"], "format": "date", "pattern": tasks.DAT
         "backend": Param(
             None,
             type=["null", "string"],
-            enum=[None, *tasks.BACKENDS],
+            enum=tasks.offered_backends(tasks.parse_settings()),  # aws: never the test-only instant
             description="empty: the configured one",
         ),
         "make_current": Param(

@@ -49,3 +49,23 @@ def test_no_alerts_dag_on_the_local_profile(monkeypatch):
         assert bag.import_errors == {} and bag.dag_ids == []
     finally:
         reset_settings()
+
+
+def test_the_resummarize_form_offers_no_test_only_backend_on_aws(monkeypatch):
+    """The trigger form's backend choices: instant (canned summaries) only where it is allowed."""
+    from airflow.dag_processing.dagbag import DagBag
+    from callcare.config import reset_settings
+    from callcare.names import RESUMMARIZE_DAG_ID
+
+    offered = {}
+    try:
+        for profile in ("aws", "local"):
+            monkeypatch.setenv("CALLCARE_PROFILE", profile)
+            reset_settings()
+            bag = DagBag(dag_folder=str(REPO / "dags" / "callcare_resummarize.py"))
+            assert bag.import_errors == {}, profile
+            offered[profile] = bag.dags[RESUMMARIZE_DAG_ID].params.get_param("backend").schema["enum"]
+    finally:
+        reset_settings()
+    assert "instant" not in offered["aws"] and {None, "bedrock", "offline"} <= set(offered["aws"])
+    assert "instant" in offered["local"]

@@ -554,8 +554,11 @@ def aws(
     drive_connection: dict,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[SimpleNamespace]:
-    """The aws profile as its tasks see it: Drive (fake) → S3 lake (moto) → Transcribe (fake)."""
+    """The aws profile as its tasks see it: Drive (fake) → S3 lake (moto) → Transcribe (fake) →
+    Bedrock (fake; the aws profile refuses the instant backend)."""
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name=REGION)
+    bedrock = FakeBedrock(dialogues()).start()
+    bedrock.reply_next(valid_summary(DAY), times=10**6)  # the model's answer to every call
     bucket = f"lake-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     transcribe = FakeTranscribe(s3, REGION).start()
@@ -570,7 +573,8 @@ def aws(
         "CALLCARE_AWS_CONN_ID": "aws_faults",
         "CALLCARE_GDRIVE_FOLDER_ID": folder,
         "CALLCARE_GDRIVE_API_ENDPOINT": fake_drive.url,
-        "CALLCARE_SUMMARY_BACKEND": "instant",
+        "CALLCARE_SUMMARY_BACKEND": "bedrock",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url,
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -582,6 +586,7 @@ def aws(
         transcribe=transcribe,
     )
     transcribe.stop()
+    bedrock.stop()
 
 
 SPOKEN = {  # what the fake Transcribe "hears" in the good recording
@@ -655,6 +660,7 @@ def test_a_failed_transcribe_job_fails_its_call_alone(aws: SimpleNamespace, proc
     assert ctx.lake.get_bytes(ctx.lake.key_from_uri(failed["audio_uri"])) == refused_audio  # kept
     good = ctx.registry.get(good_id)
     assert good["status"] == "COMPLETED" and good["stt_engine"] == "amazon-transcribe"
+    assert good["summary_backend"] == "bedrock"  # never the instant backend on aws
     turns = ctx.lake.get_json(ctx.lake.key_from_uri(good["transcript_uri"]))["transcript"]["turns"]
     assert [t["text"] for t in turns] == [t["text"] for t in SPOKEN["turns"]]
 

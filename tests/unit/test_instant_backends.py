@@ -42,3 +42,27 @@ def test_a_corrupt_file_still_fails_as_it_would(instant_ctx: Context) -> None:
     )
     with pytest.raises(CallFailed, match="could not be decoded"):
         pipeline.transcribe(outcome.call_id, instant_ctx)
+
+
+def test_the_instant_backend_is_refused_on_the_aws_profile(tmp_path) -> None:
+    """Its canned "not summarized" output would replace real summaries in production: the aws
+    profile refuses it with a reason, wherever it comes from (environment, Variable, resummarize)."""
+    from callcare.config import Settings
+    from callcare.summarization.choose import BACKENDS, backends_for, get_backend
+    from callcare.summarization.instant import InstantBackend
+
+    aws = Settings(home=tmp_path, profile="aws", summary_backend="instant")
+    with pytest.raises(ValueError, match=r"instant summary backend .* refused on the aws profile"):
+        get_backend(aws)
+    with pytest.raises(ValueError, match="refused on the aws profile"):
+        rs_request(aws)
+    assert "instant" not in backends_for("aws") and set(backends_for("aws")) == set(BACKENDS) - {"instant"}
+    local = Settings(home=tmp_path, profile="local", summary_backend="instant")
+    assert isinstance(get_backend(local), InstantBackend)  # benchmarks and tests keep it
+    assert backends_for("local") == BACKENDS
+
+
+def rs_request(settings):
+    from callcare.steps.resummarize import make_request
+
+    return make_request(settings, backend="instant")

@@ -14,10 +14,10 @@ from airflow.sdk import conf, get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
 from callcare.config import Settings
-from callcare.dag_tasks.runtime import task_context
+from callcare.dag_tasks.runtime import parse_settings, task_context
 from callcare.names import BEDROCK_POOL, DATE_PATTERN, PROMPT_VERSION_PATTERN, RESUMMARIZE_DAG_ID
 from callcare.steps import resummarize as rs
-from callcare.summarization.choose import BACKENDS
+from callcare.summarization.choose import BACKENDS, backends_for
 
 __all__ = [
     "BACKENDS",
@@ -26,6 +26,8 @@ __all__ = [
     "PROMPT_VERSION_PATTERN",
     "RESUMMARIZE_DAG_ID",
     "RESUMMARIZE_TASK_ID",
+    "offered_backends",
+    "parse_settings",
     "report",
     "resummarize_call",
     "select_calls",
@@ -36,6 +38,12 @@ log = logging.getLogger(__name__)
 RESUMMARIZE_TASK_ID = "resummarize_call"
 FAILURE_XCOM_KEY = "failure"
 COUNTS_XCOM_KEY = "counts"
+
+
+def offered_backends(settings: Settings) -> list[str | None]:
+    """The trigger form's backend choices: empty (the configured one) and what the profile allows;
+    the aws profile leaves out the test-only instant backend (the request refuses it anyway)."""
+    return [None, *backends_for(settings.profile)]
 
 
 def request_from_params(params: Mapping[str, Any], settings: Settings) -> rs.Request:

@@ -43,7 +43,7 @@ from callcare.names import DATE_PATTERN, PROMPT_VERSION_PATTERN
 from callcare.status import CallStatus
 from callcare.steps.summaries import make_summary, store_summary, summary_call_fields, summary_fields
 from callcare.summarization.base import SummaryBackend
-from callcare.summarization.choose import BACKENDS, get_backend
+from callcare.summarization.choose import BACKENDS, check_backend, get_backend
 from callcare.summarization.schema import load_prompt_template, load_schema
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ def make_request(
         raise ValueError(f"prompt version must be 1-16 letters, digits, '_' or '.', got {version!r}")
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    check_backend(name, settings.profile)  # no canned summaries over real ones on aws
     try:
         load_schema(version)
         if name in PROMPTED_BACKENDS:

@@ -17,6 +17,28 @@ if TYPE_CHECKING:
     from callcare.summarization.base import SummaryBackend
 
 BACKENDS = ("offline", "bedrock", "openai", "instant")
+# Canned output for benchmarks and tests: on the aws profile it would overwrite real summaries with
+# "not summarized" ones (a resummarize run over every call, say), so that profile refuses it.
+TEST_ONLY_BACKENDS = frozenset({"instant"})
+
+
+def backends_for(profile: str) -> tuple[str, ...]:
+    """The backends a deployment of this profile may choose (what a form should offer)."""
+    return tuple(b for b in BACKENDS if profile != "aws" or b not in TEST_ONLY_BACKENDS)
+
+
+def check_backend(name: str, profile: str) -> str:
+    """`name`, normalised, when this profile may use it; a ValueError that says why otherwise."""
+    choice = name.strip().lower()
+    if choice in TEST_ONLY_BACKENDS and profile == "aws":
+        raise ValueError(
+            f"the {choice} summary backend writes canned summaries for tests and benchmarks and is "
+            f"refused on the aws profile, where it would replace real summaries; choose one of "
+            f"{', '.join(backends_for(profile))}"
+        )
+    if choice not in BACKENDS:
+        raise ValueError(f"CALLCARE_SUMMARY_BACKEND must be one of {BACKENDS}, got {name!r}")
+    return choice
 
 
 def _retries(on_throttle: Callable[[str], None] | None, service: str) -> dict[str, Any]:
@@ -31,7 +53,7 @@ def _retries(on_throttle: Callable[[str], None] | None, service: str) -> dict[st
 def get_backend(settings: Settings, *, on_throttle: Callable[[str], None] | None = None) -> SummaryBackend:
     """The configured backend. `on_throttle(service)` is called for each throttled model request
     (the steps pass the throttling metric in; the backends know nothing of metrics)."""
-    choice = settings.summary_backend.strip().lower()
+    choice = check_backend(settings.summary_backend, settings.profile)
     if choice == "offline":
         from callcare.summarization.offline.analyzer import OfflineAnalyzer
 
