@@ -572,7 +572,8 @@ class DriveSource:
         """One more failed poll for this file: pending again, or given up after max_attempts."""
         attempts += 1
         if attempts >= self.max_attempts:
-            log.error("Drive file %s (%s) given up after %d polls: %s", file_id, name, attempts, exc)
+            # the id, not the name: names often hold a phone number or a customer's name (review L8)
+            log.error("Drive file %s given up after %d polls: %s", file_id, attempts, exc)
             return DriveOutcome(file_id, name, "given_up", call_id, str(exc))
         log.warning("Drive file %s not landed (attempt %d): %s", file_id, attempts, exc)
         still_pending[file_id] = {"attempts": attempts, "error": str(exc)[:300], "name": name}
