@@ -56,16 +56,19 @@ def test_forms_need_csrf(client_for: Any, world: World) -> None:
     assert response.status_code == 400
 
 
-def test_login_is_throttled_per_user_name(app: Any) -> None:
+def test_the_login_form_backs_off_an_account_from_one_address(app: Any) -> None:
+    """The form reaches the same throttle as the API (tests/webapp/test_login_throttle.py has the rest)."""
     client = https_client(app)
+    client.environ_base["REMOTE_ADDR"] = "192.0.2.44"  # an address of its own: other tests sign in
     for _ in range(5):
         assert "/login/" in login(client, "cw2", "Wrong-password-123").headers.get("Location", "/login/")
-    # the sixth try fails even with the right password, for a while
+    # the sixth try fails even with the right password, from this address
     response = login(client, "cw2")
     assert response.status_code == 302 and "/login/" in response.headers["Location"]
-    assert {"login_failed", "login_locked"} <= {r["action"] for r in audit_rows(app)}
-    app.appbuilder.sm.throttle.succeeded("cw2")  # unlock for the other tests
-    assert login(client, "cw2").headers["Location"] in ("/", "https://localhost/")
+    assert {"login_failed", "login_throttled"} <= {r["action"] for r in audit_rows(app)}
+    elsewhere = https_client(app)
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.45"
+    assert login(elsewhere, "cw2").headers["Location"] in ("/", "https://localhost/")
 
 
 def test_login_is_rate_limited_per_client(tmp_path: Path) -> None:

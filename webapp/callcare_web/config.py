@@ -81,8 +81,9 @@ class WebSettings:
     jwt_expires_s: int = 900
     session_hours: int = 8
     login_rate_limit: str = "10 per minute"
-    login_max_failures: int = 5
-    login_lockout_s: int = 900
+    login_max_failures: int = 5  # failures of one account from one address before it backs off
+    login_backoff_s: int = 30  # the first backoff, doubled at each further failure
+    login_lockout_s: int = 900  # the longest backoff
     ratelimit_storage_uri: str = "memory://"
     poll_interval_s: float = 1.0
     sns_enabled: bool = True

@@ -67,3 +67,15 @@ class AuditEntry(Model):
 
     def __repr__(self) -> str:
         return f"{self.action} {self.call_id or ''}"
+
+
+class LoginThrottle(Model):
+    """Failed logins per key (an account and a client address, a client address, an account) and the
+    addresses an account has signed in from: in the database, so every task of the service counts the
+    same failures and a restart forgets nothing."""
+
+    __tablename__ = "web_login_throttle"
+    key = Column(String(200), primary_key=True)
+    failures = Column(Integer, nullable=False, default=0)
+    last_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    blocked_until = Column(DateTime(timezone=True))
