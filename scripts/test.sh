@@ -9,6 +9,7 @@ paths=(plugins dags tests bench webapp infra scripts)
 .venv/bin/ruff format --check "${paths[@]}"
 # the layers and import rules of docs/ARCHITECTURE.md (contracts in pyproject.toml)
 PYTHONPATH=plugins:webapp .venv/bin/lint-imports --no-cache
-.venv-infra/bin/python -m pytest -q -p no:cacheprovider tests/infra
+# the CDK app, and the deploy steps against moto (deployment rehearsal, stages 1-2: tests/rehearsal)
+.venv-infra/bin/python -m pytest -q -p no:cacheprovider tests/infra tests/rehearsal/test_deploy_*.py
 .venv-webapp/bin/python -m pytest -q -p no:cacheprovider tests/webapp
 exec .venv/bin/python -m pytest "$@"

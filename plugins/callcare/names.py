@@ -28,10 +28,28 @@ def process_run_id(call_id: str, attempt: int) -> str:
 LOCAL_STT_POOL = "callcare_local_stt"
 TRANSCRIBE_POOL = "callcare_transcribe"
 BEDROCK_POOL = "callcare_bedrock"
-POOLS: dict[str, tuple[int, str]] = {
-    LOCAL_STT_POOL: (2, "CPU-bound offline speech-to-text: one slot per core"),
-    TRANSCRIBE_POOL: (20, "concurrent Amazon Transcribe jobs (account quota)"),
-    BEDROCK_POOL: (4, "concurrent Bedrock summary requests (token quota)"),
+# Every pool of every deployment, in the shape of Airflow's `airflow pools import` file (name -> slots,
+# description, include_deferred); with the name added, each is the body of the REST API's POST /pools.
+# The local stack imports them (callcare.dev.local_stack) and `scripts/deploy.sh <env> pools` applies
+# them to MWAA, so both run with the same pools. include_deferred: a deferred task keeps its slot. The
+# Transcribe task waits for its job deferred, in the triggerer; without it the pool would count only
+# the seconds spent starting jobs, and would not bound the jobs running against the account's quota.
+POOLS: dict[str, dict[str, int | str | bool]] = {
+    LOCAL_STT_POOL: {
+        "slots": 2,
+        "description": "CPU-bound offline speech-to-text: one slot per core",
+        "include_deferred": True,
+    },
+    TRANSCRIBE_POOL: {
+        "slots": 20,
+        "description": "concurrent Amazon Transcribe jobs (account quota)",
+        "include_deferred": True,
+    },
+    BEDROCK_POOL: {
+        "slots": 4,
+        "description": "concurrent Bedrock summary requests (token quota)",
+        "include_deferred": True,
+    },
 }
 
 # -- assets ---------------------------------------------------------------------------------------

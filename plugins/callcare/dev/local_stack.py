@@ -84,20 +84,30 @@ def airflow_bin() -> str:
     return str(Path(sys.executable).with_name("airflow"))
 
 
+def pools_file(airflow_home: Path) -> Path:
+    """callcare.names.POOLS as the file `airflow pools import` reads (include_deferred included)."""
+    path = airflow_home / "pools.json"
+    path.write_text(json.dumps(POOLS, indent=2, sort_keys=True) + "\n")
+    return path
+
+
 def initialize(env: dict[str, str], log: IO[str] | None = None) -> None:
-    """Migrate the metadata database and create the pools (idempotent)."""
+    """Migrate the metadata database and create or update the pools (idempotent).
+
+    One `pools import` of names.POOLS, the definitions the MWAA deploy step applies too: the same
+    slots and include_deferred on both profiles, and one Airflow start instead of one per pool.
+    """
     out = log or subprocess.DEVNULL
     subprocess.run(
         [airflow_bin(), "db", "migrate"], env=env, check=True, stdout=out, stderr=subprocess.STDOUT
     )
-    for name, (slots, description) in POOLS.items():
-        subprocess.run(
-            [airflow_bin(), "pools", "set", name, str(slots), description],
-            env=env,
-            check=True,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    subprocess.run(
+        [airflow_bin(), "pools", "import", str(pools_file(Path(env["AIRFLOW_HOME"])))],
+        env=env,
+        check=True,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
 
 
 class AirflowStack:

@@ -1,0 +1,183 @@
+"""The operator's deployment of one environment into moto's server, by the operator's own steps.
+
+`deploy_to_moto` runs, in order, what docs/DEPLOY.md lists, as an operator runs it, with
+AWS_ENDPOINT_URL pointing at moto:
+
+    scripts/deploy.sh rehearsal artifacts synth -c callcare:certificateArn=<the web certificate>
+    (storage: moto's CloudFormation creates the storage stack from the synthesized template)
+    scripts/deploy.sh rehearsal upload
+    (stacks: the parameters `deploy_steps.py stack-parameters` lists for the CDK CLI; moto's
+     CloudFormation creates every other stack with them)
+    scripts/deploy.sh rehearsal secrets            # GDRIVE_KEY_FILE, GDRIVE_FOLDER_ID
+
+The CDK CLI's two steps are the part that cannot run here: moto's CloudFormation stands in for them
+(tests/rehearsal/moto_cloudformation.py) with the same templates and parameters.
+
+Created here, because an operator has them before the first deploy: the CDK bootstrap's version
+parameter (`cdk bootstrap` makes it) and the ACM certificate of the web app's domain. The Drive key
+file and folder id are the operator's inputs to the secrets step, given by the caller.
+
+`Deployment.stack(role)` reads a deployed stack back from moto (template, parameters, resources) and
+resolves template values from moto's answers, so tests assert what was deployed, not what they chose.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import boto3
+
+from tests.rehearsal.moto_cloudformation import Deployed, MotoCloudFormation
+from tests.rehearsal.steps import deploy, deploy_env, deploy_steps, load_deploy_steps, ok
+
+ENV = "rehearsal"
+REGION = "eu-west-1"
+# the version `cdk bootstrap` records; the templates refuse versions below 6 (their CheckBootstrapVersion)
+BOOTSTRAP_VERSION = "30"
+
+
+class Deployment:
+    """One environment deployed into moto: deploy.sh's environment, each step's output, the stacks."""
+
+    def __init__(self, endpoint: str, tmp: Path, python: str) -> None:
+        self.endpoint = endpoint
+        self.tmp = tmp
+        self.artifacts = tmp / "mwaa"
+        self.assembly_dir = tmp / "cdk.out"
+        self.env = deploy_env(
+            endpoint,
+            REGION,
+            tmp,
+            ARTIFACTS=str(self.artifacts),
+            ASSEMBLY=str(self.assembly_dir),
+            CDK_CONTEXT_FILE=str(tmp / "cdk.context.json"),
+            PYTHON=python,
+        )
+        self.session = boto3.Session(
+            aws_access_key_id="rehearsal", aws_secret_access_key="rehearsal", region_name=REGION
+        )
+        self.deployed: dict[str, Deployed] = {}
+
+    def client(self, service: str):
+        return self.session.client(service, endpoint_url=self.endpoint)
+
+    def step(self, *args: str):
+        return deploy(self.env, ENV, *args)
+
+    def stack(self, role: str) -> DeployedStack:
+        """A deployed stack by its role (Storage, Airflow, WebApp...), read back from moto."""
+        return DeployedStack(self.client("cloudformation"), f"Callcare-{ENV.capitalize()}-{role}", self)
+
+
+def deploy_to_moto(
+    endpoint: str, tmp: Path, key_file: Path, folder_id: str, python: str | None = None
+) -> Deployment:
+    """Deploy the environment `rehearsal` into moto at endpoint with the operator's steps.
+
+    python: the deploy environment's interpreter (.venv-infra), which deploy.sh runs its Python half
+    with; this process needs only boto3.
+    """
+    tmp.mkdir(parents=True, exist_ok=True)
+    r = Deployment(endpoint, tmp, python or sys.executable)
+    # what exists before the first deploy: the CDK bootstrap and the web domain's certificate
+    r.client("ssm").put_parameter(
+        Name="/cdk-bootstrap/hnb659fds/version", Value=BOOTSTRAP_VERSION, Type="String"
+    )
+    certificate = r.client("acm").request_certificate(
+        DomainName="calls.rehearsal.example.com", ValidationMethod="DNS"
+    )["CertificateArn"]
+
+    ok(r.step("artifacts", "synth", "-c", f"callcare:certificateArn={certificate}"))
+    r.assembly = load_deploy_steps().Assembly(r.assembly_dir)
+    cloudformation = MotoCloudFormation(r.assembly, r.client)
+    stacks = r.assembly.stacks()
+    storage = next(s for s in stacks if s.endswith("-Storage"))
+    r.deployed[storage] = cloudformation.deploy(storage)  # in place of the storage step
+
+    r.upload = ok(r.step("upload"))
+    r.upload_again = ok(r.step("upload"))
+    # in place of the stacks step: the parameters it hands the CDK CLI, from the same command
+    listed = ok(deploy_steps(r.env, "stack-parameters", "--env", ENV, "--assembly", str(r.assembly_dir)))
+    r.parameters = parse_parameters(listed.stdout)
+    for stack in stacks:
+        if stack not in r.deployed:
+            r.deployed[stack] = cloudformation.deploy(stack, r.parameters.get(r.assembly.stack_name(stack)))
+
+    r.secrets_without_inputs = r.step("secrets")
+    r.key_file = key_file
+    r.env.update(GDRIVE_KEY_FILE=str(key_file), GDRIVE_FOLDER_ID=folder_id)
+    r.secrets = ok(r.step("secrets"))
+    del r.env["GDRIVE_KEY_FILE"], r.env["GDRIVE_FOLDER_ID"]
+    return r
+
+
+def parse_parameters(listed: str) -> dict[str, dict[str, str]]:
+    """deploy_steps.py stack-parameters' output: `--parameters` and `Stack:Key=Value`, a line each."""
+    lines = listed.splitlines()
+    assert lines and all(line == "--parameters" for line in lines[::2]), listed
+    parameters: dict[str, dict[str, str]] = {}
+    for argument in lines[1::2]:
+        stack, _, assignment = argument.partition(":")
+        key, _, value = assignment.partition("=")
+        parameters.setdefault(stack, {})[key] = value
+    return parameters
+
+
+class DeployedStack:
+    """A stack as moto holds it: its template, parameters, resources; values resolved from those."""
+
+    def __init__(self, cfn, name: str, rehearsal: Deployment) -> None:
+        self.name = name
+        self.r = rehearsal
+        described = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        self.status = described["StackStatus"]
+        self.parameters = {p["ParameterKey"]: p["ParameterValue"] for p in described.get("Parameters", [])}
+        _, _, _, region, account, _ = described["StackId"].split(":", 5)
+        self.pseudo = {"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": "aws"}
+        body = cfn.get_template(StackName=name)["TemplateBody"]
+        self.template = body if isinstance(body, dict) else json.loads(body)
+        self.physical = {
+            r["LogicalResourceId"]: r.get("PhysicalResourceId")
+            for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+        }
+        self.exports = {e["Name"]: e["Value"] for e in cfn.list_exports()["Exports"]}
+
+    def properties(self, type_: str) -> tuple[str, dict]:
+        (logical_id, resource), *more = [
+            (lid, r) for lid, r in self.template["Resources"].items() if r["Type"] == type_
+        ]
+        assert not more, f"{self.name} has more than one {type_}"
+        return logical_id, resource["Properties"]
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.template["Conditions"][name]))
+
+    def resolve(self, node):
+        """Ref, Fn::GetAtt (roles), Fn::ImportValue, Fn::Join, Fn::If/Equals/Not, from moto's answers."""
+        if isinstance(node, list):
+            return [self.resolve(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) != 1 or not next(iter(node)).startswith(("Ref", "Fn::")):
+            return {k: self.resolve(v) for k, v in node.items()}
+        ((function, argument),) = node.items()
+        if function == "Ref":
+            if argument == "AWS::NoValue":
+                return None
+            return self.pseudo.get(argument) or self.parameters.get(argument) or self.physical[argument]
+        if function == "Fn::GetAtt" and argument[1] == "Arn":
+            role = self.physical[argument[0]]
+            return self.r.client("iam").get_role(RoleName=role)["Role"]["Arn"]
+        if function == "Fn::ImportValue":
+            return self.exports[self.resolve(argument)]
+        if function == "Fn::Join":
+            return argument[0].join(self.resolve(p) for p in argument[1])
+        if function == "Fn::If":
+            return self.resolve(argument[1] if self.condition(argument[0]) else argument[2])
+        if function == "Fn::Equals":
+            return self.resolve(argument[0]) == self.resolve(argument[1])
+        if function == "Fn::Not":
+            return not self.resolve(argument[0])
+        raise NotImplementedError(function)
