@@ -57,11 +57,15 @@ def test_oidc_claims_to_user_info() -> None:
         "cognito:groups",
     )
     assert info == {
-        "username": "cognito_ana",
+        "username": "cognito_abc",  # no Cognito issuer: cognito:username is just a claim here
         "email": "ana@example.com",
         "first_name": "",
         "last_name": "",
         "role_keys": ["callcare-supervisors"],
+        "iss": "oauth:cognito",
+        "sub": "abc",
+        "provider": "cognito",
+        "legacy_names": [("cognito_abc", None)],
     }
     assert oidc_user_info("okta", {"sub": "x", "groups": "a, b"}, "groups")["role_keys"] == ["a", "b"]
 

@@ -79,3 +79,18 @@ class LoginThrottle(Model):
     failures = Column(Integer, nullable=False, default=0)
     last_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
     blocked_until = Column(DateTime(timezone=True))
+
+
+class OidcIdentity(Model):
+    """Which user an IdP's subject is: (issuer, `sub`), the one pair OIDC promises is stable and unique.
+
+    Names and e-mail addresses in a token are profile fields many IdPs let their users edit; a user
+    found by one of those could be anybody who typed the same value (security review M6).
+    """
+
+    __tablename__ = "web_oidc_identity"
+    issuer = Column(String(512), primary_key=True)
+    subject = Column(String(255), primary_key=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id"), nullable=False, unique=True)
+    provider = Column(String(64), nullable=False)
+    linked_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)

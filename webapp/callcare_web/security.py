@@ -6,17 +6,21 @@ caseworker and supervisor below; admin is FAB's admin role, which holds every pe
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import secrets
 import string
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app, request
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.sqla.manager import SecurityManager
 
 from callcare_web.config import ROLE_CASEWORKER, ROLE_SUPERVISOR
+from callcare_web.models import utcnow
+from callcare_web.tables import oidc_identities
 from callcare_web.throttle import LoginThrottle, Policy
 
 log = logging.getLogger(__name__)
@@ -128,21 +132,106 @@ class CallcareSecurityManager(SecurityManager):
 
     # -- OAuth / OIDC (e.g. Cognito): IdP groups become role keys for AUTH_ROLES_MAPPING ---------------
     def get_oauth_user_info(self, provider: str, resp: dict[str, Any]) -> dict[str, Any]:
-        claims = dict(resp.get("userinfo") or {})
+        claims = dict(resp.get("userinfo") or {})  # the ID token's claims, which authlib verified
         if not claims:
             claims = dict(self.oauth_remotes[provider].userinfo())
         return oidc_user_info(provider, claims, self.groups_claim)
 
+    def auth_user_oauth(self, userinfo: dict[str, Any]) -> Any:
+        """The user bound to the token's (issuer, sub); FAB's login (activity, role sync from the
+        groups, registration) then runs on that user's name, never on a name from the token.
+
+        A first sign-in links an existing user made before this binding existed (`legacy_names`,
+        tried in order), so nobody is duplicated; each user is linked to one identity at most.
+        """
+        issuer, subject = userinfo.get("iss"), userinfo.get("sub")
+        if not issuer or not subject:
+            log.error("OIDC sign-in refused: the token has no issuer or subject")
+            return None
+        found = self.session.execute(
+            sa.select(oidc_identities.c.user_id).where(
+                oidc_identities.c.issuer == issuer, oidc_identities.c.subject == subject
+            )
+        ).scalar()
+        if found is not None:
+            bound = self.get_user_by_id(found)
+            if bound is None:
+                return None
+            return super().auth_user_oauth({**userinfo, "username": bound.username})
+        user = self._legacy_user(userinfo)
+        username = user.username if user is not None else userinfo["username"]
+        if user is None and self.find_user(username=username) is not None:
+            log.error("OIDC sign-in refused: user name %s is taken by another identity", username)
+            return None
+        user = super().auth_user_oauth({**userinfo, "username": username})
+        if user is not None:
+            self.session.execute(
+                oidc_identities.insert().values(
+                    issuer=issuer,
+                    subject=subject,
+                    user_id=user.id,
+                    provider=userinfo.get("provider") or "",
+                    linked_at=utcnow(),
+                )
+            )
+            self.session.commit()
+        return user
+
+    def _legacy_user(self, userinfo: dict[str, Any]) -> Any:
+        """An unlinked user made by the old naming that this identity provably is, or None."""
+        linked = sa.select(oidc_identities.c.user_id)
+        for name, email in userinfo.get("legacy_names") or []:
+            user = self.find_user(username=name)
+            if user is None:
+                continue
+            if self.session.execute(linked.where(oidc_identities.c.user_id == user.id)).first():
+                continue  # another identity already owns it
+            if email is not None and (user.email or "").lower() != email.lower():
+                continue
+            return user
+        return None
+
+
+COGNITO_ISSUER = re.compile(r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/[A-Za-z0-9_-]+$")
+MAX_USERNAME = 128  # ab_user.username
+
 
 def oidc_user_info(provider: str, claims: dict[str, Any], groups_claim: str) -> dict[str, Any]:
-    name = claims.get("cognito:username") or claims.get("preferred_username") or claims.get("sub")
+    """FAB's user info from an OIDC token's claims, with the identity (issuer, sub) beside it.
+
+    The user name of a new user is made from claims no user can edit: Cognito's `cognito:username`
+    (fixed at sign-up, unique in its pool; the name users of a Cognito pool had before) or `sub`.
+    `legacy_names` are the names the old code gave this person, each with the e-mail address it
+    must also have (None: no check needed): `sub` and, from a Cognito issuer, `cognito:username` are
+    immutable; `preferred_username` is editable, so it links only with a verified e-mail address
+    that matches the old user's.
+    """
+    issuer = str(claims.get("iss") or f"oauth:{provider}")
+    subject = str(claims.get("sub") or "")
+    cognito_name = claims.get("cognito:username") if COGNITO_ISSUER.match(issuer) else None
+    name = f"{provider}_{cognito_name or subject}"
+    if len(name) > MAX_USERNAME:
+        name = f"{provider}_{hashlib.sha256(f'{issuer} {subject}'.encode()).hexdigest()[:40]}"
+    email = claims.get("email") or ""
+    legacy: list[tuple[str, str | None]] = []
+    if subject:
+        legacy.append((f"{provider}_{subject}", None))
+    if cognito_name:
+        legacy.append((f"{provider}_{cognito_name}", None))
+    preferred = claims.get("preferred_username")
+    if preferred and email and claims.get("email_verified") in (True, "true"):
+        legacy.append((f"{provider}_{preferred}", email))
     groups = claims.get(groups_claim) or []
     if isinstance(groups, str):
         groups = [g for g in re.split(r"[,\s]+", groups) if g]
     return {
-        "username": f"{provider}_{name}",
-        "email": claims.get("email") or "",
+        "username": name,
+        "email": email,
         "first_name": claims.get("given_name") or "",
         "last_name": claims.get("family_name") or "",
         "role_keys": list(groups),
+        "iss": issuer,
+        "sub": subject,
+        "provider": provider,
+        "legacy_names": legacy,
     }
