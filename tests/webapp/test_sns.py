@@ -258,3 +258,21 @@ def test_refused_messages_write_no_audit_row(sns_app: Any) -> None:
     sns_app.extensions["callcare_sns_verifier"].topic_arns = ("arn:aws:sns:eu-west-1:123456789012:other",)
     assert post(sns_app, other_topic).status_code == 400
     assert audit_rows(sns_app) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"Type": []}',
+        '{"Type": "Notification", "TopicArn": {"a": 1}}',
+        '{"Type": "Notification", "SignatureVersion": 1}',
+        "[" * 100_000 + "]" * 100_000,  # deeper than the JSON parser recurses
+        '{"Type": "Notification", "Message": ' + "[" * 5000 + "]" * 5000 + "}",
+    ],
+)
+def test_endpoint_answers_400_to_wrongly_typed_or_deep_json(sns_app: Any, body: str) -> None:
+    """Security review L5: a field of the wrong type or nesting past the parser's depth was a 500."""
+    response = sns_app.test_client().post(
+        "/sns/events", data=body, headers={"Content-Type": "text/plain; charset=UTF-8"}
+    )
+    assert response.status_code == 400

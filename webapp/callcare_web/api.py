@@ -20,7 +20,7 @@ from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import protect
 
 from callcare_web import audit, commands, documents, media, queries
-from callcare_web.errors import Forbidden, Invalid, NotFound
+from callcare_web.errors import Forbidden, Invalid, NotFound, NotInLake
 from callcare_web.filters import Filters
 from callcare_web.search_index import catch_up
 from callcare_web.security import CALLS, CALLS_API
@@ -112,11 +112,11 @@ class CallsApi(BaseApi):
           - {in: query, name: sentiment, schema: {type: string, enum: [Positive, Neutral, Negative]}}
           - {in: query, name: category, schema: {type: string}}
           - {in: query, name: agent, schema: {type: string}}
-          - {in: query, name: assignee, schema: {type: string}, description: "me, none or a user id"}
+          - {in: query, name: assignee, schema: {type: string, pattern: '^(me|none|[0-9]{1,9})$'}, description: "me, none or a user id"}
           - {in: query, name: q, schema: {type: string}, description: "words searched in summaries and transcripts"}
           - {in: query, name: sort, schema: {type: string, enum: [created, updated, date, status, sentiment, category, agent, duration, assignee]}}
           - {in: query, name: dir, schema: {type: string, enum: [asc, desc]}}
-          - {in: query, name: page, schema: {type: integer, minimum: 1}}
+          - {in: query, name: page, schema: {type: integer, minimum: 1, maximum: 10000}}
           - {in: query, name: page_size, schema: {type: integer, minimum: 1, maximum: 100}}
           responses:
             200:
@@ -212,9 +212,12 @@ class CallsApi(BaseApi):
         call, error = self._load(call_id)
         if error is not None:
             return error
-        doc = documents.read_document(current_app.config["CALLCARE_WEB"].core, call.get("transcript_uri"))
+        try:
+            doc = documents.read_document(current_app.config["CALLCARE_WEB"].core, call.get("transcript_uri"))
+        except NotInLake as exc:
+            return self.response(404, message=str(exc))
         if doc is None:
-            return self.response_404()
+            return self.response(404, message="the call has no transcript yet")
         shown = documents.display_transcript(doc, call["roles_swapped"])
         audit.record("view_transcript", call_id, via="api")
         return self.response(200, call_id=call_id, roles_swapped=call["roles_swapped"], **shown)
@@ -244,9 +247,12 @@ class CallsApi(BaseApi):
         call, error = self._load(call_id)
         if error is not None:
             return error
-        doc = documents.read_document(current_app.config["CALLCARE_WEB"].core, call.get("summary_uri"))
+        try:
+            doc = documents.read_document(current_app.config["CALLCARE_WEB"].core, call.get("summary_uri"))
+        except NotInLake as exc:
+            return self.response(404, message=str(exc))
         if doc is None:
-            return self.response_404()
+            return self.response(404, message="the call has no summary yet")
         audit.record("view_summary", call_id, via="api")
         return self.response(200, call_id=call_id, **doc)
 
@@ -285,7 +291,10 @@ class CallsApi(BaseApi):
             "bytes=0-"
         ):
             audit.record("listen", call_id, via="api")
-        return media.audio_response(current_app.config["CALLCARE_WEB"].core, call)
+        try:
+            return media.audio_response(current_app.config["CALLCARE_WEB"].core, call)
+        except NotInLake as exc:
+            return self.response(404, message=str(exc))
 
     @expose("/<call_id>/assignment", methods=["PUT"])
     @protect()

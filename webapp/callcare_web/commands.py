@@ -19,6 +19,8 @@ from callcare_web.models import utcnow
 from callcare_web.queries import Viewer, require_visible
 from callcare_web.tables import assignments, overrides, users
 
+MAX_USER_ID = 2**31  # ab_user.id is a 32-bit INTEGER on PostgreSQL
+
 
 @dataclass(frozen=True)
 class Assigned:
@@ -51,6 +53,8 @@ def assign(
         _check_scope(conn, viewer, call_id, via)
     if user_id is not None and (not isinstance(user_id, int) or isinstance(user_id, bool)):
         raise Invalid("user_id must be an integer or null")
+    if user_id is not None and not 0 < user_id < MAX_USER_ID:
+        raise Invalid("no such active user")  # (an id past any column's range overflowed the driver: a 500)
     with engine.begin() as conn:
         if (
             user_id is not None

@@ -15,6 +15,8 @@ from typing import Any
 from callcare.config import Settings
 from callcare.core.lake import Lake
 
+from callcare_web.errors import NotInLake
+
 SWAPPED_ROLES = {"agent": "customer", "customer": "agent"}
 
 
@@ -25,10 +27,15 @@ def lake_for(settings: Settings) -> Lake:
 
 
 def read_document(settings: Settings, uri: str | None) -> dict[str, Any] | None:
+    """The JSON document at `uri`; None when the call has none yet, NotInLake when the registry
+    names one that the lake does not hold."""
     if not uri:
         return None
     lake = lake_for(settings)
-    return lake.get_json(lake.key_from_uri(uri))
+    try:
+        return lake.get_json(lake.key_from_uri(uri))
+    except FileNotFoundError as exc:
+        raise NotInLake(f"{uri.rsplit('/', 1)[-1]} is not in the lake") from exc
 
 
 def swap_role(role: str | None, roles_swapped: bool) -> str | None:

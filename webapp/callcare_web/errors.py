@@ -17,3 +17,8 @@ class Forbidden(Exception):
 
 class Invalid(ValueError):
     """The request asks for something the rules do not allow; the message says what."""
+
+
+class NotInLake(NotFound):
+    """The call is in the registry but the lake object it names is not there (deleted, expired or
+    never written): a 404 that says so, not the storage library's error as a 500."""

@@ -6,6 +6,7 @@ Parsing never fails: a bad value is dropped and said in `errors` (the pages show
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,18 @@ SENTIMENTS = ("Positive", "Neutral", "Negative")
 # the orders a list can take (queries.SORT_COLUMNS says which column each one means)
 SORTS = ("created", "updated", "date", "status", "sentiment", "category", "agent", "duration", "assignee")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WHOLE = re.compile(r"^[0-9]+$")
+_ASSIGNEE = re.compile(r"^(me|none|[0-9]{1,9})$")
+# the last page a list goes to (25 000 calls at 25 a page; searches and filters narrow past that)
+MAX_PAGE = 10_000
+
+
+def _is_date(value: str) -> bool:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return bool(_DATE.match(value))
 
 
 @dataclass
@@ -44,8 +57,8 @@ class Filters:
             f.status = ""
         for name in ("date_from", "date_to"):
             value = (args.get(name) or "").strip()
-            if value and not _DATE.match(value):
-                f.errors.append(f"{name} must be YYYY-MM-DD")
+            if value and not _is_date(value):
+                f.errors.append(f"{name} must be a date, YYYY-MM-DD")
                 value = ""
             setattr(f, name, value)
         sentiment = (args.get("sentiment") or "").strip().capitalize()
@@ -56,23 +69,42 @@ class Filters:
         f.category = (args.get("category") or "").strip()[:64]
         f.agent = (args.get("agent") or "").strip()[:64]
         assignee = (args.get("assignee") or "").strip().lower()
-        if assignee and assignee not in ("me", "none") and not assignee.isdigit():
+        if assignee and not _ASSIGNEE.match(assignee):
             f.errors.append("assignee must be me, none or a user id")
             assignee = ""
         f.assignee = assignee
         f.q = " ".join((args.get("q") or "").split())[:200]
         sort = (args.get("sort") or "created").strip()
-        f.sort = sort if sort in SORTS else "created"
-        f.direction = "asc" if (args.get("dir") or "").lower() == "asc" else "desc"
-        try:
-            f.page = max(1, int(args.get("page") or 1))
-        except ValueError:
-            f.page = 1
-        try:
-            f.page_size = min(max_page_size, max(1, int(args.get("page_size") or page_size)))
-        except ValueError:
-            f.page_size = page_size
+        if sort not in SORTS:
+            f.errors.append(f"sort must be one of {', '.join(SORTS)}")
+            sort = "created"
+        f.sort = sort
+        direction = (args.get("dir") or "desc").strip().lower()
+        if direction not in ("asc", "desc"):
+            f.errors.append("dir must be asc or desc")
+            direction = "desc"
+        f.direction = direction
+        f.page = f._whole(args.get("page"), "page", 1, MAX_PAGE, 1)
+        f.page_size = f._whole(args.get("page_size"), "page_size", 1, max_page_size, page_size)
         return f
+
+    def _whole(self, raw: str | None, name: str, low: int, high: int, default: int) -> int:
+        """A whole number in [low, high]; anything else is an error and the nearest allowed value.
+
+        Bounded before it reaches SQL: page=99999999999999999999 made an OFFSET no database integer
+        holds, and the driver's OverflowError was a 500 (security review L5).
+        """
+        raw = (raw or "").strip()
+        if not raw:
+            return default
+        if not _WHOLE.match(raw):
+            self.errors.append(f"{name} must be a whole number from {low} to {high}")
+            return default
+        value = int(raw[:12])  # past 12 digits it is over every bound anyway
+        if not low <= value <= high:
+            self.errors.append(f"{name} must be a whole number from {low} to {high}")
+            return min(max(value, low), high)
+        return value
 
     def query_args(self, **changes: Any) -> dict[str, Any]:
         """The non-default parameters (for links that keep the current filters)."""

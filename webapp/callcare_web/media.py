@@ -17,6 +17,7 @@ from callcare.names import AUDIO_CONTENT_TYPES
 from flask import Response, redirect, send_file, stream_with_context
 
 from callcare_web.documents import lake_for
+from callcare_web.errors import NotInLake
 
 CHUNK = 256 << 10
 
@@ -27,10 +28,15 @@ def audio_mimetype(call: dict[str, Any]) -> str:
 
 
 def audio_response(settings: Settings, call: dict[str, Any], download: bool = False) -> Response:
-    """The call's recording; the caller has checked that its user may hear it."""
+    """The call's recording; the caller has checked that its user may hear it.
+
+    NotInLake when the object is gone: checked first (a HEAD on S3), so the player gets a 404 that
+    says so rather than a 500 from the file system or a presigned URL to nothing."""
     uri = call["audio_uri"]
     name = f"{call['call_id']}{PurePosixPath(uri).suffix}"
     lake = lake_for(settings)
+    if not lake.exists(lake.key_from_uri(uri)):
+        raise NotInLake(f"the recording of {call['call_id']} is not in the lake")
     if uri.startswith("s3://"):
         url = presigned_audio_url(lake, uri, settings.presign_expiry_s, name if download else None)
         response = redirect(url, code=302)

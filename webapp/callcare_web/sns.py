@@ -41,6 +41,9 @@ TYPES = {
     "UnsubscribeConfirmation": CONFIRMATION_FIELDS,
 }
 HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
+STRING_FIELDS = frozenset(
+    (*CONFIRMATION_FIELDS, *NOTIFICATION_FIELDS, "Signature", "SignatureVersion", "SigningCertURL")
+)
 # Lambda-style records spell the URL keys SigningCertUrl, UnsubscribeUrl, SubscribeUrl
 _KEY_ALIASES = {
     "SigningCertUrl": "SigningCertURL",
@@ -54,7 +57,16 @@ class InvalidMessage(Exception):
 
 
 def normalize(message: dict[str, Any]) -> dict[str, Any]:
-    return {_KEY_ALIASES.get(k, k): v for k, v in message.items()}
+    """Canonical keys; every field that is signed or read is a string (or a null Subject in
+    Lambda-style records; MessageAttributes, which is neither, is an object).
+
+    Checked here, before any field is used: {"Type": []} reached a dict lookup and its TypeError was a
+    500 with a traceback in the log (security review L5)."""
+    out = {_KEY_ALIASES.get(k, k): v for k, v in message.items()}
+    for key in STRING_FIELDS:
+        if out.get(key) is not None and not isinstance(out[key], str):
+            raise InvalidMessage(f"{key} is not a string")
+    return out
 
 
 def check_sns_url(url: str, what: str) -> None:
@@ -180,7 +192,7 @@ def blueprint() -> Blueprint:
             if header_type and header_type != raw.get("Type"):
                 raise InvalidMessage("message type header and body disagree")
             message = verifier.verify(raw)
-        except (InvalidMessage, ValueError) as exc:
+        except (InvalidMessage, ValueError, RecursionError) as exc:  # deep JSON: RecursionError
             log.warning("SNS message refused: %s", str(exc)[:200])
             return jsonify(message="invalid SNS message"), 400
         kind = message["Type"]
@@ -203,7 +215,7 @@ def blueprint() -> Blueprint:
         try:
             body = json.loads(message.get("Message") or "")
             call_id = body.get("call_id") if isinstance(body, dict) else None
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
         audit.record(
             "sns_notification",

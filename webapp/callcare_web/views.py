@@ -13,7 +13,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_login import current_user
 
 from callcare_web import audit, commands, dashboard, documents, media, queries
-from callcare_web.errors import Forbidden, Invalid, NotFound
+from callcare_web.errors import Forbidden, Invalid, NotFound, NotInLake
 from callcare_web.filters import SENTIMENTS, STATUSES, Filters
 from callcare_web.models import AuditEntry
 from callcare_web.search_index import catch_up
@@ -122,11 +122,11 @@ class CallsView(BaseView):
         transcript_doc = summary_doc = None
         try:
             transcript_doc = documents.read_document(core, call.get("transcript_uri"))
-        except (OSError, ValueError):
+        except (NotInLake, OSError, ValueError):
             problems.append("The transcript could not be read from the lake.")
         try:
             summary_doc = documents.read_document(core, call.get("summary_uri"))
-        except (OSError, ValueError):
+        except (NotInLake, OSError, ValueError):
             problems.append("The summary could not be read from the lake.")
         turns = documents.display_turns(transcript_doc, call["roles_swapped"])
         with engine().connect() as conn:
@@ -158,22 +158,29 @@ class CallsView(BaseView):
         range_header = request.headers.get("Range", "")
         if not range_header or range_header.startswith("bytes=0-"):
             audit.record("listen", call_id)  # not once per seek
-        return media.audio_response(web_settings().core, call)
+        try:
+            return media.audio_response(web_settings().core, call)
+        except NotInLake:
+            abort(404, description="The recording is not in the lake.")
 
     @expose("/<call_id>/download/<kind>")
     @has_access
     def download(self, call_id: str, kind: str) -> Any:
         call = load_call(call_id)
         core = web_settings().core
-        if kind == "audio":
-            audit.record("download", call_id, kind=kind)
-            return media.audio_response(core, call, download=True)
-        if kind in ("transcript.json", "transcript.txt"):
-            doc = documents.read_document(core, call.get("transcript_uri"))
-        elif kind == "summary.json":
-            doc = documents.read_document(core, call.get("summary_uri"))
-        else:
-            abort(404)
+        try:
+            if kind == "audio":
+                response = media.audio_response(core, call, download=True)
+                audit.record("download", call_id, kind=kind)
+                return response
+            if kind in ("transcript.json", "transcript.txt"):
+                doc = documents.read_document(core, call.get("transcript_uri"))
+            elif kind == "summary.json":
+                doc = documents.read_document(core, call.get("summary_uri"))
+            else:
+                abort(404)
+        except NotInLake:
+            abort(404, description="That file is not in the lake.")
         if doc is None:
             abort(404)
         audit.record("download", call_id, kind=kind)
@@ -231,7 +238,10 @@ class DashboardView(BaseView):
     @expose("/")
     @has_access
     def show(self) -> Any:
-        days = min(max(int(request.args.get("days") or 30), 1), 365)
+        raw = (request.args.get("days") or "30").strip()
+        if not raw.isdecimal() or len(raw) > 6:
+            abort(400, description="days must be a whole number of days (1 to 365)")
+        days = min(max(int(raw), 1), 365)
         with engine().connect() as conn:
             data = dashboard.build(conn, days)
         audit.record("dashboard")
