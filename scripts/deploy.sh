@@ -21,9 +21,10 @@
 #   scripts/deploy.sh staging upload stacks          # a new DAG or plugin, nothing else
 #
 # The steps that call AWS APIs are scripts/deploy_steps.py (boto3), so AWS_ENDPOINT_URL points them at
-# another endpoint (the deployment rehearsal, tests/rehearsal, runs them against moto). The two CDK CLI
-# steps (storage, stacks) are for real deployments only: they refuse to run with AWS_ENDPOINT_URL set,
-# and the rehearsal stands in for them with moto's CloudFormation.
+# another endpoint (the deployment rehearsal, tests/rehearsal, runs them against moto). The CDK CLI
+# (storage, stacks) deploys to AWS only: it refuses to run with AWS_ENDPOINT_URL set. The rehearsal
+# runs those two steps too, with CDK set to a stand-in that takes the CLI's command line and creates
+# the stacks in moto's CloudFormation.
 #
 # Needs: node (npx runs the CDK CLI, aws-cdk@2, for storage and stacks), docker for the image step,
 # credentials for the target account with AWS_REGION set, and a CDK-bootstrapped account/region
@@ -50,7 +51,8 @@ done
 [ ${#selected[@]} -gt 0 ] || selected=("${STEPS[@]}")
 
 PYTHON=${PYTHON:-.venv-infra/bin/python}
-CDK=${CDK:-npx --yes aws-cdk@2}
+CDK_CLI="npx --yes aws-cdk@2"
+CDK=${CDK:-$CDK_CLI}   # the rehearsal replaces the CLI binary (tests/rehearsal/cdk_standin.py)
 ARTIFACTS=${ARTIFACTS:-infra/build/mwaa}
 ASSEMBLY=${ASSEMBLY:-infra/build/$ENV_NAME/cdk.out}
 ALERT_EMAIL=${ALERT_EMAIL:-}
@@ -60,13 +62,17 @@ STACK_PREFIX="Callcare-${ENV_NAME^}"   # callcare_infra.config.DeployConfig.stac
 log() { printf '\ndeploy %s: %s\n' "$ENV_NAME" "$*"; }
 steps() { "$PYTHON" scripts/deploy_steps.py "$1" --env "$ENV_NAME" --assembly "$ASSEMBLY" "${@:2}"; }
 cdk() {
-  if [ -n "${AWS_ENDPOINT_URL:-}" ]; then
-    echo "deploy: the CDK CLI steps deploy to AWS itself; unset AWS_ENDPOINT_URL ($AWS_ENDPOINT_URL)" >&2
-    exit 1
+  if [ "$CDK" = "$CDK_CLI" ]; then
+    if [ -n "${AWS_ENDPOINT_URL:-}" ]; then
+      echo "deploy: the CDK CLI deploys to AWS itself; unset AWS_ENDPOINT_URL ($AWS_ENDPOINT_URL)" >&2
+      exit 1
+    fi
+    command -v node >/dev/null || { echo "deploy: node is required (npx runs the CDK CLI)" >&2; exit 1; }
   fi
-  command -v node >/dev/null || { echo "deploy: node is required (npx runs the CDK CLI)" >&2; exit 1; }
   # the assembly the synth step wrote: the stacks deployed are the templates the other steps read
-  (cd infra && $CDK deploy --app "$(realpath "../$ASSEMBLY")" --require-approval never "$@")
+  local assembly
+  assembly=$(realpath "$ASSEMBLY")
+  (cd infra && $CDK deploy --app "$assembly" --require-approval never "$@")
 }
 
 run_step() {

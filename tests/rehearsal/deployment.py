@@ -1,17 +1,18 @@
 """The operator's deployment of one environment into moto's server, by the operator's own steps.
 
-`deploy_to_moto` runs, in order, what docs/DEPLOY.md lists, as an operator runs it, with
+`deploy_to_moto` runs, in order, the steps docs/DEPLOY.md lists, as an operator runs them, with
 AWS_ENDPOINT_URL pointing at moto:
 
     scripts/deploy.sh rehearsal artifacts synth -c callcare:certificateArn=<the web certificate>
-    (storage: moto's CloudFormation creates the storage stack from the synthesized template)
-    scripts/deploy.sh rehearsal upload
-    (stacks: the parameters `deploy_steps.py stack-parameters` lists for the CDK CLI; moto's
-     CloudFormation creates every other stack with them)
-    scripts/deploy.sh rehearsal secrets            # GDRIVE_KEY_FILE, GDRIVE_FOLDER_ID
+    scripts/deploy.sh rehearsal storage
+    scripts/deploy.sh rehearsal upload             # twice: the second uploads nothing
+    scripts/deploy.sh rehearsal stacks
+    scripts/deploy.sh rehearsal secrets            # without inputs (refused), then with them
 
-The CDK CLI's two steps are the part that cannot run here: moto's CloudFormation stands in for them
-(tests/rehearsal/moto_cloudformation.py) with the same templates and parameters.
+(`image` needs docker; tests/rehearsal/test_deploy_rehearsal.py runs it with a recording docker.)
+Only the CDK CLI binary of the storage and stacks steps is replaced (CDK=tests/rehearsal/cdk_standin.py):
+it takes the same command line and has moto's CloudFormation create the synthesized stacks, with the
+resource types moto skips created from the template (tests/rehearsal/moto_cloudformation.py).
 
 Created here, because an operator has them before the first deploy: the CDK bootstrap's version
 parameter (`cdk bootstrap` makes it) and the ACM certificate of the web app's domain. The Drive key
@@ -29,8 +30,9 @@ from pathlib import Path
 
 import boto3
 
-from tests.rehearsal.moto_cloudformation import Deployed, MotoCloudFormation
-from tests.rehearsal.steps import deploy, deploy_env, deploy_steps, load_deploy_steps, ok
+from tests.rehearsal.moto_cloudformation import Deployed
+from tests.rehearsal.steps import deploy, deploy_env, load_deploy_steps, ok
+from tests.support.helpers import REPO
 
 ENV = "rehearsal"
 REGION = "eu-west-1"
@@ -54,6 +56,9 @@ class Deployment:
             ASSEMBLY=str(self.assembly_dir),
             CDK_CONTEXT_FILE=str(tmp / "cdk.context.json"),
             PYTHON=python,
+            # the CDK CLI of the storage and stacks steps: its command line, moto's CloudFormation
+            CDK=f"{python} {REPO / 'tests' / 'rehearsal' / 'cdk_standin.py'}",
+            REHEARSAL_CFN_REPORT=str(tmp / "cloudformation.jsonl"),
         )
         self.session = boto3.Session(
             aws_access_key_id="rehearsal", aws_secret_access_key="rehearsal", region_name=REGION
@@ -91,19 +96,14 @@ def deploy_to_moto(
 
     ok(r.step("artifacts", "synth", "-c", f"callcare:certificateArn={certificate}"))
     r.assembly = load_deploy_steps().Assembly(r.assembly_dir)
-    cloudformation = MotoCloudFormation(r.assembly, r.client)
-    stacks = r.assembly.stacks()
-    storage = next(s for s in stacks if s.endswith("-Storage"))
-    r.deployed[storage] = cloudformation.deploy(storage)  # in place of the storage step
-
+    r.storage = ok(r.step("storage"))
     r.upload = ok(r.step("upload"))
     r.upload_again = ok(r.step("upload"))
-    # in place of the stacks step: the parameters it hands the CDK CLI, from the same command
-    listed = ok(deploy_steps(r.env, "stack-parameters", "--env", ENV, "--assembly", str(r.assembly_dir)))
-    r.parameters = parse_parameters(listed.stdout)
-    for stack in stacks:
-        if stack not in r.deployed:
-            r.deployed[stack] = cloudformation.deploy(stack, r.parameters.get(r.assembly.stack_name(stack)))
+    r.stacks = ok(r.step("stacks"))
+    for line in (tmp / "cloudformation.jsonl").read_text().splitlines():
+        report = json.loads(line)
+        artifact = report.pop("artifact")
+        r.deployed[artifact] = Deployed(**report)
 
     r.secrets_without_inputs = r.step("secrets")
     r.key_file = key_file
@@ -111,18 +111,6 @@ def deploy_to_moto(
     r.secrets = ok(r.step("secrets"))
     del r.env["GDRIVE_KEY_FILE"], r.env["GDRIVE_FOLDER_ID"]
     return r
-
-
-def parse_parameters(listed: str) -> dict[str, dict[str, str]]:
-    """deploy_steps.py stack-parameters' output: `--parameters` and `Stack:Key=Value`, a line each."""
-    lines = listed.splitlines()
-    assert lines and all(line == "--parameters" for line in lines[::2]), listed
-    parameters: dict[str, dict[str, str]] = {}
-    for argument in lines[1::2]:
-        stack, _, assignment = argument.partition(":")
-        key, _, value = assignment.partition("=")
-        parameters.setdefault(stack, {})[key] = value
-    return parameters
 
 
 class DeployedStack:

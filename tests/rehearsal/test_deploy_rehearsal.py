@@ -1,9 +1,10 @@
 """Deployment rehearsal, stages 1 and 2: the operator's deploy steps against moto, as they ship.
 
-The steps (scripts/deploy.sh: artifacts, synth, upload, secrets) run as the operator runs them, with
-AWS_ENDPOINT_URL pointing at moto's server. The CDK CLI's two steps (storage, stacks) deploy to AWS
-only; moto's CloudFormation stands in for them (tests/rehearsal/moto_cloudformation.py), given the
-templates the synth step wrote and the parameters the stacks step would pass.
+The steps (scripts/deploy.sh: artifacts, synth, storage, upload, stacks, secrets, image) run as the
+operator runs them, with AWS_ENDPOINT_URL pointing at moto's server (tests/rehearsal/deployment.py).
+Two binaries are replaced: the CDK CLI of the storage and stacks steps, by a stand-in that takes its
+command line and has moto's CloudFormation create the synthesized stacks
+(tests/rehearsal/cdk_standin.py, moto_cloudformation.py), and docker, by a recorder.
 
 What the test creates itself is only what an operator has before the first deploy: the CDK bootstrap
 version parameter (`cdk bootstrap` makes it), the ACM certificate of the web domain, and the Drive
