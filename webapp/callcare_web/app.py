@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from callcare.core.registry import Registry
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.const import AUTH_DB, AUTH_OAUTH
 from flask_appbuilder.models.sqla.base import SQLA
@@ -169,6 +169,11 @@ def _harden(app: Flask) -> None:
 
     @app.after_request
     def headers(response):  # type: ignore[no-untyped-def]
+        # Every page, JSON answer, recording and download holds call data or a session's view of it:
+        # none may stay in a shared PC's browser cache, or come back on Back after logout (review
+        # L4). Only static assets (scripts, styles, fonts) are cached.
+        if not (request.endpoint or "").endswith("static"):
+            response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

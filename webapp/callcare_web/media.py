@@ -61,5 +61,5 @@ def audio_response(settings: Settings, call: dict[str, Any], download: bool = Fa
         response = Response(stream_with_context(chunks()), mimetype=mimetype)
         if download:
             response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Cache-Control"] = "private, max-age=300"
+    response.headers["Cache-Control"] = "no-store"  # a recording is call data (review L4)
     return response
