@@ -30,19 +30,20 @@ def audio_mimetype(call: dict[str, Any]) -> str:
 def audio_response(settings: Settings, call: dict[str, Any], download: bool = False) -> Response:
     """The call's recording; the caller has checked that its user may hear it.
 
-    NotInLake when the object is gone: checked first (a HEAD on S3), so the player gets a 404 that
-    says so rather than a 500 from the file system or a presigned URL to nothing."""
+    NotInLake when a local lake's file is gone, so the player gets a 404 that says so rather than a 500
+    from the file system. On S3 the browser fetches the object itself, and S3 answers its own 404
+    (NoSuchKey) for a missing one: no HEAD request on every listen."""
     uri = call["audio_uri"]
     name = f"{call['call_id']}{PurePosixPath(uri).suffix}"
     lake = lake_for(settings)
-    if not lake.exists(lake.key_from_uri(uri)):
-        raise NotInLake(f"the recording of {call['call_id']} is not in the lake")
     if uri.startswith("s3://"):
         url = presigned_audio_url(lake, uri, settings.presign_expiry_s, name if download else None)
         response = redirect(url, code=302)
         response.headers["Cache-Control"] = "no-store"
         return response
     key = lake.key_from_uri(uri)
+    if not lake.exists(key):
+        raise NotInLake(f"the recording of {call['call_id']} is not in the lake")
     mimetype = audio_mimetype(call)
     local = lake.local_path(key)
     if local is not None:
