@@ -22,6 +22,21 @@ from callcare_web.errors import NotInLake
 CHUNK = 256 << 10
 
 
+def delivers_first_byte(response: Response) -> bool:
+    """Whether this answer to a request for the recording hands over its first byte: the one a
+    `listen` audit row is for (a player's seeks are not listens; every whole copy includes byte 0).
+
+    Judged on the response, not the request's Range header: Werkzeug reads `bytes=00-`, `bytes= 0-`
+    and more as ranges from 0, and answers a header it cannot use with the whole file or a 416, so a
+    test on the header's spelling let whole copies pass as seeks (security review L1). A 302 to S3
+    hands over a URL good for the whole object.
+    """
+    if response.status_code == 206:
+        content_range = response.content_range
+        return content_range is not None and content_range.start == 0
+    return response.status_code in (200, 302)
+
+
 def audio_mimetype(call: dict[str, Any]) -> str:
     ext = PurePosixPath(call["audio_uri"]).suffix.lstrip(".").lower() or (call.get("audio_format") or "")
     return AUDIO_CONTENT_TYPES.get(ext, "application/octet-stream")

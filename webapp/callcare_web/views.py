@@ -155,13 +155,13 @@ class CallsView(BaseView):
     @has_access
     def audio(self, call_id: str) -> Any:
         call = load_call(call_id)
-        range_header = request.headers.get("Range", "")
-        if not range_header or range_header.startswith("bytes=0-"):
-            audit.record("listen", call_id)  # not once per seek
         try:
-            return media.audio_response(web_settings().core, call)
+            response = media.audio_response(web_settings().core, call)
         except NotInLake:
             abort(404, description="The recording is not in the lake.")
+        if media.delivers_first_byte(response):
+            audit.record("listen", call_id)  # not once per seek
+        return response
 
     @expose("/<call_id>/download/<kind>")
     @has_access
