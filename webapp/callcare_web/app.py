@@ -159,6 +159,10 @@ def _jwt_errors(appbuilder: AppBuilder) -> None:
     def missing(reason: str):  # type: ignore[no-untyped-def]
         return jsonify(message="Missing or malformed Authorization header"), 401
 
+    @jwt.revoked_token_loader
+    def revoked(_header: dict, _payload: dict):  # type: ignore[no-untyped-def]
+        return jsonify(message="Token has been revoked"), 401
+
     @jwt.user_lookup_error_loader
     def unknown_user(_header: dict, _payload: dict):  # type: ignore[no-untyped-def]
         return jsonify(message="Unknown or inactive user"), 401

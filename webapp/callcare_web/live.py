@@ -13,16 +13,18 @@ import json
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
 from callcare.core.registry import call_events, calls
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, request, session
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from callcare_web import sessions
 from callcare_web.queries import latest_cursor
 from callcare_web.search_index import index_pending
 from callcare_web.security import CALLS
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 ASSIGNMENT_ACTIONS = ("assign",)
 BACKLOG_LIMIT = 500
 PING_S = 20.0
+# how often an open socket checks that its session still stands (logout, deactivation, role change)
+CHECK_S = 5.0
 QUEUE_LIMIT = 1000
 # how long a refused socket waits for the client to answer its Close frame before the connection drops
 CLOSE_GRACE_S = 2.0
@@ -271,6 +275,7 @@ def register(app: Flask) -> LiveHub:
             refuse(ws, "login required")
             return
         can_all = sm.has_access("can_list_all", CALLS)
+        generation = session.get(sessions.SESSION_KEY)
         sub = hub.subscribe(user.id, can_all)
         try:
             after_event, after_audit = _int_arg("after_event"), _int_arg("after_audit")
@@ -288,11 +293,24 @@ def register(app: Flask) -> LiveHub:
             ws.send(
                 json.dumps({"type": "hello", "user_id": user.id, "scope": "all" if can_all else "assigned"})
             )
+            checked = pinged = time.monotonic()
             while True:
                 try:
-                    m = sub.queue.get(timeout=PING_S)
+                    m = sub.queue.get(timeout=CHECK_S)
                 except queue.Empty:
-                    ws.send(json.dumps({"type": "ping"}))
+                    m = None
+                now = time.monotonic()
+                if now - checked >= CHECK_S:
+                    # the scope this socket was opened with holds only while its session does: a
+                    # logout, deactivation or role change ends it (review L2)
+                    if not sessions.still_valid(hub._engine(), user.id, generation):
+                        refuse(ws, "session ended")
+                        return
+                    checked = now
+                if m is None:
+                    if now - pinged >= PING_S:
+                        ws.send(json.dumps({"type": "ping"}))
+                        pinged = now
                     continue
                 # skip what the backlog already delivered
                 if m["type"] == "call" and m["event_id"] <= sent_event:

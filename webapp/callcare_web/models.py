@@ -94,3 +94,13 @@ class OidcIdentity(Model):
     user_id = Column(Integer, ForeignKey("ab_user.id"), nullable=False, unique=True)
     provider = Column(String(64), nullable=False)
     linked_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class UserSession(Model):
+    """The generation of a user's sessions and tokens: raised to end all of them (callcare_web.sessions)."""
+
+    __tablename__ = "web_user_session"
+    user_id = Column(Integer, ForeignKey("ab_user.id"), primary_key=True)
+    generation = Column(Integer, nullable=False, default=0)
+    changed_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    reason = Column(String(32))

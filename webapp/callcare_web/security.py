@@ -14,13 +14,23 @@ import string
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, request
+from flask import current_app, g, request, session
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
+from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.sqla.models import User
+from flask_appbuilder.security.views import ResetMyPasswordView
+from flask_appbuilder.validators import PasswordComplexityValidator
+from flask_login import user_logged_in, user_logged_out
+from werkzeug.security import check_password_hash
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, EqualTo, ValidationError
 
+from callcare_web import sessions
 from callcare_web.config import ROLE_CASEWORKER, ROLE_SUPERVISOR
 from callcare_web.models import utcnow
-from callcare_web.tables import oidc_identities
+from callcare_web.tables import oidc_identities, user_sessions
 from callcare_web.throttle import LoginThrottle, Policy
 
 log = logging.getLogger(__name__)
@@ -34,7 +44,7 @@ DASHBOARD_MENU = "Supervisor dashboard"
 # (Anchored patterns: FAB stores builtin roles' pairs as they are, and a pattern equal to a real view
 # name would make FAB try to prune it on every start.)
 _SELF_SERVICE = [
-    ["^(UserInfoEditView|ResetMyPasswordView)$", "^(can_this_form_get|can_this_form_post)$"],
+    ["^(UserInfoEditView|ChangeMyPasswordView)$", "^(can_this_form_get|can_this_form_post)$"],
     ["^User(DB|OAuth|LDAP|RemoteUser)ModelView$", "^(can_userinfo|resetmypassword|userinfoedit)$"],
     ["^OpenApi$", "^can_get$"],
     ["^SwaggerView$", "^can_show$"],
@@ -86,7 +96,93 @@ def generate_password(length: int = 20) -> str:
             continue
 
 
+def _current_password(form: Any, field: Any) -> None:
+    """The signed-in user's password, checked behind the login throttle: a stolen session must not
+    turn into a new password (review L2), nor into an unthrottled way to guess the old one."""
+    sm = current_app.appbuilder.sm
+    user = sm.get_user_by_id(g.user.id)
+    address = request.remote_addr or "-"
+    if sm.throttle.retry_after(user.id, address) > 0:
+        raise ValidationError("Too many wrong passwords: try again later.")
+    if not user.password or not check_password_hash(user.password, field.data or ""):
+        sm.throttle.failed(user.id, address)
+        raise ValidationError("This is not your current password.")
+
+
+class ChangePasswordForm(DynamicForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), _current_password], widget=BS3PasswordFieldWidget()
+    )
+    password = PasswordField(
+        "New password",
+        description=f"At least {MIN_PASSWORD_LENGTH} characters, with three of: lower case, upper case, "
+        "digits, other characters",
+        validators=[DataRequired(), PasswordComplexityValidator()],
+        widget=BS3PasswordFieldWidget(),
+    )
+    conf_password = PasswordField(
+        "Confirm the new password",
+        validators=[EqualTo("password", message="Passwords must match")],
+        widget=BS3PasswordFieldWidget(),
+    )
+
+
+class ChangeMyPasswordView(ResetMyPasswordView):
+    """FAB's own-password form, asking for the current password first.
+
+    The change ends every other session and token of the user (the flush hook below raises their
+    generation); this browser's session is kept by taking the new generation into its cookie.
+    """
+
+    form = ChangePasswordForm
+    form_title = "Change your password"
+
+    def form_post(self, form: Any) -> None:
+        super().form_post(form)
+        session[sessions.SESSION_KEY] = sessions.generation(self.appbuilder.sm.session, g.user.id)
+
+
+@sa.event.listens_for(sa.orm.Session, "before_flush")
+def _revoke_changed_users(orm: sa.orm.Session, _context: Any, _instances: Any) -> None:
+    """Deactivation, a change of roles and a change of password end the user's sessions, tokens and
+    live sockets, whichever form, command or login changed the user (every path flushes here).
+
+    Roles compare as sets: an OIDC sign-in assigns the same roles again at every login.
+    """
+    for user in list(orm.dirty):
+        if not isinstance(user, User) or user.id is None:
+            continue
+        attrs = sa.inspect(user).attrs
+        reasons = [name for name in ("active", "password") if attrs[name].history.has_changes()]
+        roles = attrs["roles"].history
+        if {r.id for r in roles.added} != {r.id for r in roles.deleted}:
+            reasons.append("roles")
+        if reasons:
+            sessions.revoke(orm, user.id, ",".join(reasons))
+    for user in list(orm.deleted):
+        if isinstance(user, User) and user.id is not None:
+            orm.execute(user_sessions.delete().where(user_sessions.c.user_id == user.id))
+            orm.execute(oidc_identities.delete().where(oidc_identities.c.user_id == user.id))
+
+
+def _remember_generation(_app: Any, user: Any) -> None:
+    """A browser login: the session cookie holds the user's generation as it is now."""
+    session[sessions.SESSION_KEY] = sessions.generation(current_app.appbuilder.sm.session, user.id)
+
+
+def _revoke_on_logout(app: Any, user: Any) -> None:
+    """Logout ends every session of the user, not just this cookie: a signed cookie cannot be ended
+    on its own, and a copy of it must not outlive the logout."""
+    user_id = getattr(user, "id", None)
+    if user_id is None:
+        return
+    with app.extensions["sqlalchemy"].engine.begin() as conn:
+        sessions.revoke(conn, user_id, "logout")
+
+
 class CallcareSecurityManager(SecurityManager):
+    resetmypasswordview = ChangeMyPasswordView
+
     def __init__(self, appbuilder: Any) -> None:
         super().__init__(appbuilder)
         web = current_app.config["CALLCARE_WEB"]
@@ -124,6 +220,44 @@ class CallcareSecurityManager(SecurityManager):
         else:
             self.throttle.succeeded(user.id, address)
         return user
+
+    # -- revocable sessions and tokens (callcare_web.sessions) ----------------------------------------
+    def create_login_manager(self, app: Any) -> Any:
+        lm = super().create_login_manager(app)
+        lm.user_loader(self.load_session_user)
+        flask_app = current_app._get_current_object()  # FAB passes the proxy; signals come from the app
+        user_logged_in.connect(_remember_generation, flask_app)
+        user_logged_out.connect(_revoke_on_logout, flask_app)
+        return lm
+
+    def load_session_user(self, pk: Any) -> Any:
+        """The cookie's user, while the cookie's generation is still the user's."""
+        user = self.load_user(pk)
+        if user is None or session.get(sessions.SESSION_KEY) != sessions.generation(self.session, user.id):
+            return None
+        return user
+
+    def create_jwt_manager(self, app: Any) -> Any:
+        jwt = super().create_jwt_manager(app)
+        jwt.additional_claims_loader(self._token_claims)
+        jwt.token_in_blocklist_loader(self._token_revoked)
+        return jwt
+
+    def _token_claims(self, identity: Any) -> dict[str, Any]:
+        return {sessions.CLAIM: sessions.generation(self.session, int(identity))}
+
+    def _token_revoked(self, _header: dict, payload: dict) -> bool:
+        """Access and refresh tokens alike: issued before the user's last revocation, refused."""
+        try:
+            user_id = int(payload["sub"])
+        except (KeyError, TypeError, ValueError):
+            return True
+        return payload.get(sessions.CLAIM) != sessions.generation(self.session, user_id)
+
+    def on_user_logout(self, user: Any) -> None:
+        from callcare_web import audit
+
+        audit.record("logout", user=user)
 
     def on_user_login(self, user: Any) -> None:
         from callcare_web import audit
