@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import logging
+import secrets
 from typing import Any
+from urllib.parse import urlparse
 
 import sqlalchemy as sa
 from callcare.core.registry import Registry
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.const import AUTH_DB, AUTH_OAUTH
 from flask_appbuilder.models.sqla.base import SQLA
@@ -168,11 +172,78 @@ def _jwt_errors(appbuilder: AppBuilder) -> None:
         return jsonify(message="Unknown or inactive user"), 401
 
 
+# The style attributes FAB's own templates write (login box margins, hidden action forms, pre-line
+# cells): allowed by their hashes ('unsafe-hashes' admits exactly these values), so no page needs
+# 'unsafe-inline'. Our templates write none.
+FAB_STYLE_ATTRIBUTES = (
+    "display: none",
+    "display: none;",
+    "display:inherit;",
+    "display: flex;",
+    "color: red",
+    "white-space: pre-line",
+    "margin-top:50px;",
+    "padding-top:30px",
+)
+
+
+def _style_hashes() -> str:
+    return " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(value.encode()).digest()).decode()}'"
+        for value in FAB_STYLE_ATTRIBUTES
+    )
+
+
+def csp_nonce() -> str:
+    """This response's script nonce (FAB's templates put `csp_nonce()` on each inline script)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return str(g.csp_nonce)
+
+
+def content_security_policy(nonce: str, media_origins: str, host: str, secure: bool) -> str:
+    """Scripts only from this origin or with this response's nonce, no inline event handlers, no
+    plugins, no framing, no <base>: the pages render caller speech and LLM output (review L3)."""
+    sockets = f"wss://{host}" if secure else f"ws://{host} wss://{host}"
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src 'self' 'nonce-{nonce}'",
+            f"style-src 'self' 'nonce-{nonce}' 'unsafe-hashes' {_style_hashes()}",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            f"connect-src 'self' {sockets}",
+            f"media-src 'self'{media_origins}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+def _media_origins(web: WebSettings) -> str:
+    """Where the audio player may follow the recording's redirect: S3 (presigned URLs), or the
+    configured S3-compatible endpoint."""
+    origins = []
+    if (web.core.lake_uri or "").startswith("s3://"):
+        origins.append("https://*.amazonaws.com")
+    if web.core.s3_endpoint_url:
+        parsed = urlparse(web.core.s3_endpoint_url)
+        origins.append(f"{parsed.scheme}://{parsed.netloc}")
+    return "".join(f" {o}" for o in origins)
+
+
 def _harden(app: Flask) -> None:
     secure = app.config["SESSION_COOKIE_SECURE"]
+    media_origins = _media_origins(app.config["CALLCARE_WEB"])
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
 
     @app.after_request
     def headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault(
+            "Content-Security-Policy", content_security_policy(csp_nonce(), media_origins, request.host, secure)
+        )
         # Every page, JSON answer, recording and download holds call data or a session's view of it:
         # none may stay in a shared PC's browser cache, or come back on Back after logout (review
         # L4). Only static assets (scripts, styles, fonts) are cached.
