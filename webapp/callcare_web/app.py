@@ -242,7 +242,8 @@ def _harden(app: Flask) -> None:
     @app.after_request
     def headers(response):  # type: ignore[no-untyped-def]
         response.headers.setdefault(
-            "Content-Security-Policy", content_security_policy(csp_nonce(), media_origins, request.host, secure)
+            "Content-Security-Policy",
+            content_security_policy(csp_nonce(), media_origins, request.host, secure),
         )
         # Every page, JSON answer, recording and download holds call data or a session's view of it:
         # none may stay in a shared PC's browser cache, or come back on Back after logout (review
