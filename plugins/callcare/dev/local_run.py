@@ -9,7 +9,7 @@ from pathlib import Path
 
 from callcare.config import get_settings
 from callcare.core.registry import Registry
-from callcare.dev.local_stack import ADMIN_USER, AirflowStack, WebApp, admin_password
+from callcare.dev.local_stack import ADMIN_USER, AirflowStack, WebApp, admin_password_file
 from callcare.status import TERMINAL
 
 
@@ -42,10 +42,14 @@ def run_local(port: int = 8080, with_samples: bool = True) -> int:
     try:
         print("callcare: starting api-server, scheduler, dag-processor and triggerer ...", flush=True)
         stack.start()
-        print(f"callcare: Airflow UI at {stack.url}  (user {ADMIN_USER}, password {admin_password(home)})")
+        # paths, never passwords: this output is often kept in a log (security review L7)
+        print(
+            f"callcare: Airflow UI at {stack.url}  (user {ADMIN_USER}; password in {admin_password_file(home)})",
+            flush=True,
+        )
         if webapp.available():
             webapp.start()
-            print(f"callcare: web app at {webapp.url}  (user admin, password {webapp.admin_password()})")
+            print(f"callcare: web app at {webapp.url}  (user admin; {webapp.password_hint()})", flush=True)
         else:
             print("callcare: web app not installed (.venv-webapp missing: run ./webapp/bootstrap.sh)")
         if with_samples:

@@ -69,14 +69,29 @@ def airflow_env(home: Path, port: int = 8080, base: dict[str, str] | None = None
     return env
 
 
+def admin_password_file(home: Path) -> Path:
+    """Where the local Airflow's admin password is kept (Airflow's simple auth manager reads it)."""
+    return home / "airflow" / "passwords.json"
+
+
 def admin_password(home: Path) -> str:
-    """The admin's password: generated once, kept in the airflow home, never in the repo."""
-    path = home / "airflow" / "passwords.json"
+    """The admin's password: generated once, kept in the airflow home, never in the repo or a log.
+
+    The file is created 0600 by os.open (security review L7): written first and chmod-ed after, it
+    was readable with the umask's permissions in between. O_EXCL: a file that appeared meanwhile is
+    read, not overwritten; O_NOFOLLOW: a link planted in its place is not written through.
+    """
+    path = admin_password_file(home)
     if path.exists():
         return json.loads(path.read_text())[ADMIN_USER]
+    path.parent.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(12)
-    path.write_text(json.dumps({ADMIN_USER: password}))
-    path.chmod(0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return json.loads(path.read_text())[ADMIN_USER]
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps({ADMIN_USER: password}))
     return password
 
 
@@ -232,8 +247,12 @@ class WebApp:
     def available(self) -> bool:
         return self.executable.exists()
 
-    def admin_password(self) -> str:
-        return self.password_file.read_text().strip() if self.password_file.exists() else "(see its log)"
+    def password_hint(self) -> str:
+        """Where the admin's password is: the file the app generated it into (0600), never the password
+        itself (a run's output is often kept in a log anyone can read)."""
+        if self.password_file.exists():
+            return f"password in {self.password_file}"
+        return "password from CALLCARE_WEB_ADMIN_PASSWORD"
 
     def start(self, timeout_s: float = 90) -> None:
         env = {
