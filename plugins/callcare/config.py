@@ -41,9 +41,18 @@ def _default_dbt_executable() -> str:
 
 
 def _default_dbt_project_dir() -> Path:
-    """The checkout's dbt/ locally; on MWAA the deploy step syncs it into the dags prefix."""
+    """The checkout's dbt/ locally; on MWAA the dbt/ folder of the dags prefix, in the DAGs folder.
+
+    The DAGs folder is read from Airflow's own setting (AIRFLOW_HOME/dags by default), not assumed
+    to be MWAA's /usr/local/airflow/dags: the deployment rehearsal found the warehouse DAG failing
+    to parse wherever the DAGs folder sits elsewhere.
+    """
     local = _REPO_ROOT / "dbt"
-    return local if (local / "dbt_project.yml").is_file() else Path(MWAA_DBT_PROJECT_DIR)
+    if (local / "dbt_project.yml").is_file():
+        return local
+    home = os.environ.get("AIRFLOW_HOME") or str(Path(MWAA_DBT_PROJECT_DIR).parents[1])
+    dags_folder = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER") or str(Path(home) / "dags")
+    return Path(dags_folder) / "dbt"
 
 
 @dataclass(frozen=True)
