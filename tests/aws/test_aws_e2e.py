@@ -19,7 +19,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from callcare.status import TERMINAL
 from tests.support.aws_fixtures import REGION
 from tests.support.fake_aws import FakeBedrock, FakeTranscribe
 from tests.support.fake_drive import FakeDrive, service_account_key
+from tests.support.helpers import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -47,16 +47,6 @@ FIRST = {  # Drive name -> rendered file
 }
 LATER = ("2026-10-15_call-0029.wav", "call-0029.wav")  # Negative, unresolved, escalated
 pytestmark = [pytest.mark.e2e, pytest.mark.audio, pytest.mark.usefixtures("dummy_aws")]
-
-
-def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 2.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(poll_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")

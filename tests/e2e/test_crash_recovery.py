@@ -28,6 +28,8 @@ from callcare.dev.samples import write_load_test_recording
 from callcare.names import PROCESS_DAG_ID
 from callcare.status import TERMINAL, CallStatus
 
+from tests.support.helpers import wait_for
+
 CALLS = 50
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]  # 4.5 min idle, 13 min on a loaded 2-core machine
 
@@ -44,15 +46,6 @@ CRASH_ENV = {
 
 def statuses(registry: Registry) -> Counter[str]:
     return Counter(c["status"] for c in registry.list_calls(limit=CALLS * 2))
-
-
-def wait_until(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := predicate():
-            return result
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def kill_scheduler_tree(stack: AirflowStack) -> int:
@@ -84,7 +77,7 @@ def test_kill_9_mid_burst_every_call_completes_exactly_once(tmp_path: Path) -> N
         for recording in sorted(staging.iterdir()):
             recording.rename(inbox / recording.name)
         # mid-burst: every call landed, a few finished, most still to do
-        wait_until(
+        wait_for(
             lambda: (s := statuses(registry)).total() == CALLS and s[CallStatus.COMPLETED] >= 3,
             timeout_s=420,
             what="the first calls to complete",
@@ -97,7 +90,7 @@ def test_kill_9_mid_burst_every_call_completes_exactly_once(tmp_path: Path) -> N
         time.sleep(3)
         stack.start_service("scheduler")
 
-        wait_until(
+        wait_for(
             lambda: (s := statuses(registry)).total() == CALLS and all(k in TERMINAL for k in s),
             timeout_s=900,
             what=f"all {CALLS} calls to finish after the restart (at the kill: {dict(at_kill)})",

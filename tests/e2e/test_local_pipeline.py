@@ -16,6 +16,8 @@ from callcare.core.registry import Registry
 from callcare.dev.local_stack import AirflowStack
 from callcare.status import TERMINAL
 
+from tests.support.helpers import wait_for
+
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "include" / "prompts" / "summary_v1.schema.json").read_text())
 DROPS = {
@@ -25,16 +27,6 @@ DROPS = {
     "2026-09-13_call-0014.wav": "call-0014.wav",
 }
 pytestmark = [pytest.mark.e2e, pytest.mark.audio]
-
-
-def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 3.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(poll_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def test_inbox_to_completed_under_a_running_scheduler(tmp_path: Path, corpus_audio: Path) -> None:

@@ -70,3 +70,13 @@ def capture_metrics(monkeypatch) -> list[dict]:
 
     monkeypatch.setattr(observability, "_record", record)
     return sent
+
+
+def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 3.0):
+    """predicate()'s first truthy answer; fails with what was awaited when timeout_s passes first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := predicate():
+            return result
+        time.sleep(poll_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
