@@ -181,8 +181,12 @@ def test_assignment_through_the_api(app: Any, world: World, token_for: Any) -> N
     )
     assert response.status_code == 200
     assert client.get(f"/api/v1/calls/{call_id}", headers=auth(cw2)).status_code == 403
-    bad = client.put(
+    nobody = client.put(
         f"/api/v1/calls/{call_id}/assignment", json={"user_id": 99999}, headers=auth(token_for("sam"))
+    )
+    assert nobody.status_code == 409  # well formed, but no active user has that id
+    bad = client.put(
+        f"/api/v1/calls/{call_id}/assignment", json={"user_id": "cw2"}, headers=auth(token_for("sam"))
     )
     assert bad.status_code == 400
 

@@ -40,6 +40,8 @@ def auth(token: str) -> dict[str, str]:
         "dir=sideways",
         "date_from=2026-13-45",
         "status=LOST",
+        "date_to=",
+        "page=",
     ],
 )
 def test_the_api_list_answers_400_to_bad_arguments(app: Any, token_for: Any, query: str) -> None:
@@ -61,7 +63,7 @@ def test_the_dashboard_answers_400_to_days_that_are_no_number(client_for: Any, d
     assert client_for("sam").get(f"/dashboard/?days={days}").status_code == 400
 
 
-def test_assigning_to_an_id_past_any_integer_is_400(
+def test_assigning_to_an_id_past_any_integer_is_409_not_500(
     app: Any, world: World, token_for: Any, client_for: Any
 ) -> None:
     call_id = world.completed[5].call_id
@@ -69,7 +71,7 @@ def test_assigning_to_an_id_past_any_integer_is_400(
         response = app.test_client().put(
             f"/api/v1/calls/{call_id}/assignment", json={"user_id": user_id}, headers=auth(token_for("sam"))
         )
-        assert response.status_code == 400, (user_id, response.get_json())
+        assert response.status_code == 409, (user_id, response.get_json())  # no such active user
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import protect
 
 from callcare_web import audit, commands, documents, media, queries
-from callcare_web.errors import Forbidden, Invalid, NotFound, NotInLake
+from callcare_web.errors import Forbidden, Invalid, NotAssignable, NotFound, NotInLake
 from callcare_web.filters import Filters
 from callcare_web.search_index import catch_up
 from callcare_web.security import CALLS, CALLS_API
@@ -48,6 +48,20 @@ PUBLIC_FIELDS = (
     "escalated",
     "assignee_id",
     "assignee",
+)
+
+
+# list arguments whose document gives them a type, format, pattern or enum (free text may be empty)
+TYPED_ARGUMENTS = (
+    "status",
+    "date_from",
+    "date_to",
+    "sentiment",
+    "assignee",
+    "sort",
+    "dir",
+    "page",
+    "page_size",
 )
 
 
@@ -102,6 +116,7 @@ class CallsApi(BaseApi):
         """List the calls the user may see
         ---
         get:
+          operationId: list_calls
           description: >-
             Calls, newest first unless `sort` says otherwise. Caseworkers get the calls assigned
             to them; supervisors and admins get every call.
@@ -130,13 +145,35 @@ class CallsApi(BaseApi):
                       count_is_lower_bound: {type: boolean, description: "a search counts at most 1,000 matches"}
                       page: {type: integer}
                       page_size: {type: integer}
-                      result: {type: array, items: {type: object}}
+                      result: {type: array, items: {type: object, properties: {call_id: {type: string}}}}
+              links:
+                GetFirstCall:
+                  operationId: get_call
+                  parameters: {call_id: '$response.body#/result/0/call_id'}
+                  description: The first call of the page
+                GetFirstTranscript:
+                  operationId: get_transcript
+                  parameters: {call_id: '$response.body#/result/0/call_id'}
+                GetFirstSummary:
+                  operationId: get_summary
+                  parameters: {call_id: '$response.body#/result/0/call_id'}
+                GetFirstAudio:
+                  operationId: get_audio
+                  parameters: {call_id: '$response.body#/result/0/call_id'}
+                AssignFirstCall:
+                  operationId: put_assignment
+                  parameters: {call_id: '$response.body#/result/0/call_id'}
             400:
               $ref: '#/components/responses/400'
             401:
               $ref: '#/components/responses/401'
         """
         settings = current_app.config["CALLCARE_WEB"]
+        # The pages' filter form sends empty fields for "any", and the parser reads them so; an API
+        # client sending `date_to=` has sent no date, which its document does not allow.
+        empty = [name for name in TYPED_ARGUMENTS if request.args.get(name, None) == ""]
+        if empty:
+            return self.response_400(message=f"empty value for {', '.join(empty)}")
         filters = Filters.parse(request.args, page_size=settings.page_size)
         if filters.errors:
             return self.response_400(message="; ".join(filters.errors))
@@ -161,6 +198,7 @@ class CallsApi(BaseApi):
         """One call
         ---
         get:
+          operationId: get_call
           parameters:
           - {in: path, name: call_id, required: true, schema: {type: string}}
           responses:
@@ -191,6 +229,7 @@ class CallsApi(BaseApi):
         """The call's transcript: turns (speaker, role, start, end, text) and metrics
         ---
         get:
+          operationId: get_transcript
           description: >-
             The transcript document as the pipeline stored it; when a person swapped the agent and
             customer labels, `roles_swapped` is true and the turns carry the corrected roles.
@@ -229,6 +268,7 @@ class CallsApi(BaseApi):
         """The call's summary with its backend, model, prompt version, tokens and cost
         ---
         get:
+          operationId: get_summary
           parameters:
           - {in: path, name: call_id, required: true, schema: {type: string}}
           responses:
@@ -262,6 +302,7 @@ class CallsApi(BaseApi):
         """The recording
         ---
         get:
+          operationId: get_audio
           description: >-
             A local lake streams the file and answers Range requests (206); an S3 lake redirects
             (302) to a presigned URL that expires after a few minutes.
@@ -277,6 +318,8 @@ class CallsApi(BaseApi):
               description: The requested byte range
             302:
               description: Redirect to a presigned S3 URL
+            416:
+              description: The Range header asks for bytes the file does not have, or in a form not served
             401:
               $ref: '#/components/responses/401'
             403:
@@ -302,6 +345,7 @@ class CallsApi(BaseApi):
         """Assign the call to a user, or unassign it (supervisors)
         ---
         put:
+          operationId: put_assignment
           parameters:
           - {in: path, name: call_id, required: true, schema: {type: string}}
           requestBody:
@@ -310,11 +354,19 @@ class CallsApi(BaseApi):
               application/json:
                 schema:
                   type: object
+                  required: [user_id]
                   properties:
-                    user_id: {type: integer, nullable: true}
+                    user_id: {type: integer, nullable: true, minimum: 1, maximum: 2147483647}
           responses:
             200:
               description: The assignment now
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      call_id: {type: string}
+                      user_id: {type: integer, nullable: true}
             400:
               $ref: '#/components/responses/400'
             401:
@@ -323,6 +375,14 @@ class CallsApi(BaseApi):
               $ref: '#/components/responses/403'
             404:
               $ref: '#/components/responses/404'
+            409:
+              description: No active user has that id
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      message: {type: string}
         """
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or "user_id" not in body:
@@ -333,6 +393,8 @@ class CallsApi(BaseApi):
             return self.response_404()
         except Forbidden:
             return self.response_403()
+        except NotAssignable as exc:
+            return self.response(409, message=str(exc))
         except Invalid as exc:
             return self.response_400(message=str(exc))
         return self.response(200, call_id=call_id, user_id=assigned.user_id)

@@ -20,7 +20,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from callcare_web import schema
 from callcare_web.config import ROLE_ADMIN, ROLE_PUBLIC, WebSettings
-from callcare_web.security import FAB_ROLES, CallcareSecurityManager, password_policy
+from callcare_web.security import FAB_ROLES, CallcareSecurityApi, CallcareSecurityManager, password_policy
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ def flask_config(web: WebSettings) -> dict[str, Any]:
         "JWT_REFRESH_TOKEN_EXPIRES": dt.timedelta(hours=web.session_hours),
         "FAB_API_SWAGGER_UI": True,
         "FAB_ADD_SECURITY_API": False,
+        # FAB's menu API serves single-page front ends; these pages render their menu on the server
+        "FAB_ADD_MENU_API": False,
         "FAB_API_MAX_PAGE_SIZE": 100,
         # sessions
         "SESSION_COOKIE_NAME": "callcare_session",
@@ -133,7 +135,7 @@ def _register(app: Flask, appbuilder: AppBuilder, csrf: CSRFProtect) -> None:
 
     views.register(appbuilder)
     api.register(appbuilder)
-    security_api = next(v for v in appbuilder.baseviews if v.__class__.__name__ == "SecurityApi")
+    security_api = next(v for v in appbuilder.baseviews if isinstance(v, CallcareSecurityApi))
     appbuilder.sm.limiter.limit(app.config["AUTH_RATE_LIMIT"], methods=["POST"])(security_api.blueprint)
     _jwt_errors(appbuilder)
     live.register(app)

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from callcare_web import audit
-from callcare_web.errors import Forbidden, Invalid
+from callcare_web.errors import Forbidden, Invalid, NotAssignable
 from callcare_web.models import utcnow
 from callcare_web.queries import Viewer, require_visible
 from callcare_web.tables import assignments, overrides, users
@@ -54,7 +54,7 @@ def assign(
     if user_id is not None and (not isinstance(user_id, int) or isinstance(user_id, bool)):
         raise Invalid("user_id must be an integer or null")
     if user_id is not None and not 0 < user_id < MAX_USER_ID:
-        raise Invalid("no such active user")  # (an id past any column's range overflowed the driver: a 500)
+        raise NotAssignable("no such active user")  # (an id past any column's range overflowed the driver)
     with engine.begin() as conn:
         if (
             user_id is not None
@@ -62,7 +62,7 @@ def assign(
                 sa.select(users.c.id).where(users.c.id == user_id, users.c.active.is_(True))
             ).first()
         ):
-            raise Invalid("no such active user")
+            raise NotAssignable("no such active user")
         previous = conn.execute(
             sa.select(assignments.c.user_id).where(assignments.c.call_id == call_id)
         ).scalar()

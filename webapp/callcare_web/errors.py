@@ -22,3 +22,8 @@ class Invalid(ValueError):
 class NotInLake(NotFound):
     """The call is in the registry but the lake object it names is not there (deleted, expired or
     never written): a 404 that says so, not the storage library's error as a 500."""
+
+
+class NotAssignable(Invalid):
+    """The user a call is to be assigned to does not exist or is not active: a well-formed request
+    that the current state refuses (the API answers 409, not 400)."""

@@ -15,13 +15,17 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, g, request, session
+from flask_appbuilder.api import expose, safe
+from flask_appbuilder.const import AUTH_DB
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
 from flask_appbuilder.forms import DynamicForm
+from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import User
 from flask_appbuilder.security.views import ResetMyPasswordView
 from flask_appbuilder.validators import PasswordComplexityValidator
+from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt_identity, jwt_required
 from flask_login import user_logged_in, user_logged_out
 from werkzeug.security import check_password_hash
 from wtforms import PasswordField
@@ -180,8 +184,107 @@ def _revoke_on_logout(app: Any, user: Any) -> None:
         sessions.revoke(conn, user_id, "logout")
 
 
+class CallcareSecurityApi(SecurityApi):
+    """FAB's token endpoints with a request and answer its OpenAPI document describes exactly.
+
+    FAB's login took a body without `provider` (a KeyError: 500), answered a bad body with a 400
+    whose `message` was an object where its own document says a string, and documented `ldap`,
+    which this app does not offer (issue 19's schemathesis run).
+    """
+
+    @expose("/login", methods=["POST"])
+    @safe
+    def login(self) -> Any:
+        """Sign in with a user name (or e-mail address) and password; get a JWT access token
+        ---
+        post:
+          description: >-
+            Tokens for the REST API. Failed sign-ins back off per account and client address
+            (the answer stays 401), and a client address is rate-limited (429).
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [username, password]
+                  properties:
+                    username: {type: string, minLength: 1, maxLength: 320, example: ana}
+                    password: {type: string, minLength: 1, maxLength: 1024}
+                    provider: {type: string, enum: [db], default: db}
+                    refresh: {type: boolean, description: "also return a refresh token"}
+          responses:
+            200:
+              description: Signed in
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    required: [access_token]
+                    properties:
+                      access_token: {type: string}
+                      refresh_token: {type: string}
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            429:
+              description: Too many sign-in attempts from this address
+        """
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return self.response_400(message="the body must be a JSON object")
+        username, password = body.get("username"), body.get("password")
+        if not (isinstance(username, str) and 0 < len(username) <= 320):
+            return self.response_400(message="username must be a string of 1 to 320 characters")
+        if not (isinstance(password, str) and 0 < len(password) <= 1024):
+            return self.response_400(message="password must be a string of 1 to 1024 characters")
+        if body.get("provider", "db") != "db" or self.appbuilder.sm.auth_type != AUTH_DB:
+            return self.response_400(message="provider must be db (the app signs in against its database)")
+        refresh = body.get("refresh", False)
+        if not isinstance(refresh, bool):
+            return self.response_400(message="refresh must be true or false")
+        user = self.appbuilder.sm.auth_user_db(username, password)
+        if not user:
+            return self.response_401()
+        tokens = {"access_token": create_access_token(identity=str(user.id), fresh=True)}
+        if refresh:
+            tokens["refresh_token"] = create_refresh_token(identity=str(user.id))
+        return self.response(200, **tokens)
+
+    @expose("/refresh", methods=["POST"])
+    @jwt_required(refresh=True)
+    @safe
+    def refresh(self) -> Any:
+        """A new access token for a refresh token
+        ---
+        post:
+          description: >-
+            Send the refresh token as the bearer token. It ends with the user's sessions (logout,
+            deactivation, a change of roles or password) like every token.
+          responses:
+            200:
+              description: A new access token
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    required: [access_token]
+                    properties:
+                      access_token: {type: string}
+            401:
+              $ref: '#/components/responses/401'
+            429:
+              description: Too many requests from this address
+          security:
+            - jwt_refresh: []
+        """
+        return self.response(200, access_token=create_access_token(identity=get_jwt_identity(), fresh=False))
+
+
 class CallcareSecurityManager(SecurityManager):
     resetmypasswordview = ChangeMyPasswordView
+    security_api = CallcareSecurityApi
 
     def __init__(self, appbuilder: Any) -> None:
         super().__init__(appbuilder)
