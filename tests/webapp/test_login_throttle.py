@@ -7,6 +7,7 @@ of its own, so the tests do not throttle one another.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,17 @@ def test_failed_logins_audit_no_typed_name(proxied: tuple[World, Any]) -> None:
     assert not any("Typed-my-Password" in (r["detail"] or "") for r in audit_rows(app))
     assert failed[-1]["user_id"] == world.user_ids["cw1"] and failed[-1]["username"] == "cw1"
     assert failed[-1]["remote_addr"] == "203.0.113.121"
+
+
+def test_failed_logins_log_no_typed_name(
+    proxied: tuple[World, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """FAB logs every failed login's typed name at INFO; often a password typed in the wrong field (L8)."""
+    _, app = proxied
+    with caplog.at_level(logging.DEBUG):
+        api_login(app, "Typed-my-Password-here-2", "x", "203.0.113.125")
+        api_login(app, "cw1", "Typed-my-Password-here-3", "203.0.113.126")
+    assert "Typed-my-Password" not in caplog.text
 
 
 def test_every_task_sees_the_same_failures(proxied: tuple[World, Any]) -> None:

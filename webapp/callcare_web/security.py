@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, g, request, session
 from flask_appbuilder.api import expose, safe
-from flask_appbuilder.const import AUTH_DB
+from flask_appbuilder.const import AUTH_DB, LOGMSG_WAR_SEC_LOGIN_FAILED
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
 from flask_appbuilder.forms import DynamicForm
@@ -282,12 +282,26 @@ class CallcareSecurityApi(SecurityApi):
         return self.response(200, access_token=create_access_token(identity=get_jwt_identity(), fresh=False))
 
 
+class NoTypedNames(logging.Filter):
+    """Drops FAB's "Login Failed for user: <typed name>" record (review L8): the typed name is often
+    a password typed into the wrong field. The audit row of the failure names the account when the
+    name is one (CallcareSecurityManager.auth_user_db)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != LOGMSG_WAR_SEC_LOGIN_FAILED
+
+
+FAB_SECURITY_LOG = logging.getLogger("flask_appbuilder.security.manager")
+
+
 class CallcareSecurityManager(SecurityManager):
     resetmypasswordview = ChangeMyPasswordView
     security_api = CallcareSecurityApi
 
     def __init__(self, appbuilder: Any) -> None:
         super().__init__(appbuilder)
+        if not any(isinstance(f, NoTypedNames) for f in FAB_SECURITY_LOG.filters):
+            FAB_SECURITY_LOG.addFilter(NoTypedNames())
         web = current_app.config["CALLCARE_WEB"]
         self.throttle = LoginThrottle(
             lambda: current_app.extensions["sqlalchemy"].engine,
