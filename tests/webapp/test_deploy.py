@@ -151,6 +151,7 @@ def test_behind_one_proxy_audit_and_login_limit_see_the_client(tmp_path: Path) -
     """With CALLCARE_WEB_PROXY_HOPS=1 the audit row records X-Forwarded-For's client, not the load
     balancer, and the login limit counts per client: one client's limit does not lock out another."""
     from callcare_web.app import create_app
+
     from tests.webapp.test_pages import audit_rows
 
     web = WebSettings.from_mapping(
@@ -221,3 +222,17 @@ def test_aws_profile_never_generates_an_admin_password(tmp_path: Path) -> None:
     out = io.StringIO()
     ensure_admin(app, secret, out)
     assert "From-the-secret-2026" not in out.getvalue() and "from the environment" in out.getvalue()
+
+
+def test_gunicorn_opens_no_control_socket(tmp_path: Path) -> None:
+    """gunicorn's control socket defaults to $HOME/.gunicorn, which the image's USER nobody (HOME
+    /nonexistent) cannot create: every task start logged an ERROR. Nothing uses the socket."""
+    from callcare_web.cli import gunicorn_settings
+    from gunicorn.config import Config
+
+    web = WebSettings.from_mapping({"CALLCARE_HOME": str(tmp_path)})
+    config = Config()
+    for name, value in gunicorn_settings(web, "127.0.0.1", 8081).items():
+        config.set(name, value)
+    assert config.control_socket_disable
+    assert config.forwarded_allow_ips == ["127.0.0.1"] and config.bind == ["127.0.0.1:8081"]

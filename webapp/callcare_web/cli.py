@@ -143,6 +143,31 @@ def db(args: argparse.Namespace) -> int:
     return 0
 
 
+def gunicorn_settings(
+    web: WebSettings,
+    host: str,
+    port: int,
+    access_log: bool = False,
+    forwarded_allow_ips: str | None = None,
+) -> dict[str, Any]:
+    """What `serve` sets on gunicorn."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": 1,  # one process: the live feed's poller and throttles are per process
+        "worker_class": "gthread",
+        "threads": web.threads,  # each open WebSocket holds one thread
+        "timeout": 120,
+        "graceful_timeout": 5,
+        "accesslog": "-" if access_log else None,
+        # whose X-Forwarded-Proto gunicorn believes (wsgi.url_scheme): the load balancer's subnets
+        "forwarded_allow_ips": forwarded_allow_ips or web.forwarded_allow_ips,
+        # no control socket (gunicorn >= 25.1): nothing uses gunicornc, and its default place,
+        # $HOME/.gunicorn, is /nonexistent/.gunicorn for the image's USER nobody, which it cannot
+        # create: an ERROR in the task's log at every start (the deployment rehearsal saw it)
+        "control_socket_disable": True,
+    }
+
+
 def serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
@@ -150,18 +175,12 @@ def serve(args: argparse.Namespace) -> int:
     app = init(web)
     host = args.host or web.host
     port = args.port or web.port
+    settings = gunicorn_settings(web, host, port, args.access_log, args.forwarded_allow_ips)
 
     class Server(BaseApplication):
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", 1)  # one process: the live feed's poller and throttles are per process
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", web.threads)  # each open WebSocket holds one thread
-            self.cfg.set("timeout", 120)
-            self.cfg.set("graceful_timeout", 5)
-            self.cfg.set("accesslog", "-" if args.access_log else None)
-            # whose X-Forwarded-Proto gunicorn believes (wsgi.url_scheme): the load balancer's subnets
-            self.cfg.set("forwarded_allow_ips", args.forwarded_allow_ips or web.forwarded_allow_ips)
+            for name, value in settings.items():
+                self.cfg.set(name, value)
 
         def load(self) -> Flask:
             return app
