@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import BinaryIO
 
 CHUNK = 1 << 20
+# what call_id_from_content and call_id_from_source make: "c-" and 20 hex digits
+CALL_ID = re.compile(r"c-[0-9a-f]{20}")
+
+
+def is_call_id(value: object) -> bool:
+    """Whether `value` is a call id as this module makes them (a whole-string match: no newline)."""
+    return isinstance(value, str) and CALL_ID.fullmatch(value) is not None
 
 
 def sha256_of_stream(stream: BinaryIO) -> str:

@@ -141,6 +141,9 @@ def _register(app: Flask, appbuilder: AppBuilder, csrf: CSRFProtect) -> None:
     live.register(app)
     sns_blueprint = sns.blueprint()
     csrf.exempt(sns_blueprint)
+    # no login, so a limit per client address (security review M4); read per request, from the
+    # settings the app holds now
+    appbuilder.sm.limiter.limit(lambda: app.config["CALLCARE_WEB"].sns_rate_limit)(sns_blueprint)
     app.register_blueprint(sns_blueprint)
     # the load balancer's probe: no login (a plain blueprint, not a FAB view), no CSRF, no rate limit
     health_blueprint = health.blueprint()

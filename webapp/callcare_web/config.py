@@ -88,6 +88,9 @@ class WebSettings:
     poll_interval_s: float = 1.0
     sns_enabled: bool = True
     sns_topic_arns: tuple[str, ...] = ()
+    # requests to /sns/events per client address (the address ProxyFix gives behind proxy_hops); SNS
+    # itself sends from many addresses, so only a stranger's flood meets it (security review M4)
+    sns_rate_limit: str = "60 per minute"
     page_size: int = 25
     host: str = "127.0.0.1"
     port: int = 8081

@@ -1,14 +1,22 @@
 """The SNS HTTPS endpoint: verifies each message's signature, confirms subscriptions, wakes the live feed.
 
-Verification follows AWS's rules: the signing certificate must come over HTTPS from an
-`sns.<region>.amazonaws.com` host (checked before anything is fetched), be currently valid, and its
-key must verify the signature (RSA PKCS#1 v1.5 with SHA1 for SignatureVersion 1, SHA256 for 2) over
-the canonical string of the message's fields. Only the topics of CALLCARE_WEB_SNS_TOPIC_ARNS are
-accepted, even when signed: anyone can own an SNS topic, subscribe this endpoint to it and have AWS
-sign its messages. Without an allow-list the endpoint is off (404) and the verifier refuses every topic.
+Verification follows AWS's rules: the signing certificate must come over HTTPS from an SNS host, be
+currently valid, and its key must verify the signature (RSA PKCS#1 v1.5 with SHA1 for
+SignatureVersion 1, SHA256 for 2) over the canonical string of the message's fields. Only the topics
+of CALLCARE_WEB_SNS_TOPIC_ARNS are accepted, even when signed: anyone can own an SNS topic, subscribe
+this endpoint to it and have AWS sign its messages. Without an allow-list the endpoint is off (404)
+and the verifier refuses every topic.
 
-A refused request writes no audit row: the endpoint needs no login, so rows for refusals would let
-anyone fill the append-only audit table. Refusals are logged instead.
+The endpoint needs no login, so what a stranger can make it do is bounded (security review M4):
+* the topic is checked first, then the certificate's URL: only the SNS host of the message's topic's
+  region (`sns.eu-west-1.amazonaws.com` for a topic `arn:aws:sns:eu-west-1:...`), never any other
+  region's or name's, and the same for SubscribeURL; nothing is fetched before both checks pass;
+* certificates are cached by URL, and so are failed fetches (NEGATIVE_TTL_S), so a bad URL sent
+  again is not fetched again;
+* the app limits the endpoint per client address (CALLCARE_WEB_SNS_RATE_LIMIT);
+* a refused request writes no audit row (rows for refusals would let anyone fill the append-only
+  audit table; refusals are logged instead), and a notification's call_id is recorded only when it
+  is a call id.
 """
 
 from __future__ import annotations
@@ -20,10 +28,13 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection
 from typing import Any
 from urllib.parse import urlparse
 
+from callcare.ids import is_call_id
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -32,7 +43,15 @@ from flask import Blueprint, current_app, jsonify, request
 
 log = logging.getLogger(__name__)
 
-SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+# arn:<partition>:sns:<region>:<account>:<topic>
+TOPIC_ARN = re.compile(
+    r"arn:(aws(?:-[a-z]+)*):sns:([a-z]{2}(?:-[a-z]+)+-[0-9]+):[0-9]{12}:[A-Za-z0-9_.-]{1,256}"
+)
+# SNS's endpoint domain of each partition that differs from amazonaws.com
+PARTITION_DOMAINS = {"aws-cn": "amazonaws.com.cn"}
+NEGATIVE_TTL_S = 300.0  # how long a certificate URL that could not be fetched is not fetched again
+NEGATIVE_MAX = 1024  # failed URLs remembered at most (the oldest go first)
+POSITIVE_MAX = 32  # certificates kept at most
 NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 CONFIRMATION_FIELDS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
 TYPES = {
@@ -69,14 +88,26 @@ def normalize(message: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def check_sns_url(url: str, what: str) -> None:
+def sns_host(topic_arn: str) -> str | None:
+    """The SNS endpoint host of a topic's region (sns.eu-west-1.amazonaws.com), or None for a string
+    that is not an SNS topic ARN."""
+    match = TOPIC_ARN.fullmatch(topic_arn or "")
+    if match is None:
+        return None
+    partition, region = match.groups()
+    return f"sns.{region}.{PARTITION_DOMAINS.get(partition, 'amazonaws.com')}"
+
+
+def sns_hosts(topic_arns: Collection[str]) -> frozenset[str]:
+    """The SNS hosts of the regions of these topics."""
+    return frozenset(host for host in map(sns_host, topic_arns) if host is not None)
+
+
+def check_sns_url(url: str, what: str, hosts: Collection[str]) -> None:
+    """`url` is https on one of `hosts` (the SNS hosts of the allowed topics' regions), port 443."""
     parsed = urlparse(url or "")
-    if (
-        parsed.scheme != "https"
-        or not SNS_HOST.match(parsed.hostname or "")
-        or parsed.port not in (None, 443)
-    ):
-        raise InvalidMessage(f"{what} is not an https URL on an sns.<region>.amazonaws.com host")
+    if parsed.scheme != "https" or (parsed.hostname or "") not in hosts or parsed.port not in (None, 443):
+        raise InvalidMessage(f"{what} is not an https URL on the SNS host of the topic's region")
     if parsed.username or parsed.password:
         raise InvalidMessage(f"{what} carries credentials")
 
@@ -107,26 +138,52 @@ class SnsVerifier:
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         check_expiry: bool = True,
         topic_arns: tuple[str, ...] = (),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.fetch_certificate = fetch_certificate
         self.clock = clock
         self.check_expiry = check_expiry
         self.topic_arns = topic_arns
+        self.monotonic = monotonic
         self._certs: dict[str, x509.Certificate] = {}
+        self._failed: OrderedDict[str, tuple[float, str]] = OrderedDict()  # url -> (until, reason)
         self._lock = threading.Lock()
 
+    def hosts(self, topic_arn: str) -> frozenset[str]:
+        """Where this topic's certificate and confirmation URLs may point: the SNS host of its region,
+        when it is an allowed topic (none otherwise)."""
+        if topic_arn not in self.topic_arns:
+            return frozenset()
+        return sns_hosts((topic_arn,))
+
     def certificate(self, url: str) -> x509.Certificate:
+        """The certificate at `url`, fetched once; a URL that failed is not fetched again for
+        NEGATIVE_TTL_S (a stranger sending one bad URL over and over makes one outbound request)."""
+        now = self.monotonic()
         with self._lock:
             cert = self._certs.get(url)
-        if cert is None:
-            try:
-                cert = x509.load_pem_x509_certificate(self.fetch_certificate(url))
-            except Exception as exc:
-                raise InvalidMessage(f"signing certificate unavailable ({type(exc).__name__})") from exc
+            failed = self._failed.get(url)
+            if failed is not None and failed[0] <= now:
+                del self._failed[url]
+                failed = None
+        if cert is not None:
+            return cert
+        if failed is not None:
+            raise InvalidMessage(f"signing certificate unavailable ({failed[1]}, cached)")
+        try:
+            cert = x509.load_pem_x509_certificate(self.fetch_certificate(url))
+        except Exception as exc:
+            reason = type(exc).__name__
             with self._lock:
-                if len(self._certs) > 32:
-                    self._certs.clear()
-                self._certs[url] = cert
+                self._failed[url] = (now + NEGATIVE_TTL_S, reason)
+                self._failed.move_to_end(url)
+                while len(self._failed) > NEGATIVE_MAX:
+                    self._failed.popitem(last=False)
+            raise InvalidMessage(f"signing certificate unavailable ({reason})") from exc
+        with self._lock:
+            if len(self._certs) >= POSITIVE_MAX:
+                self._certs.clear()
+            self._certs[url] = cert
         return cert
 
     def verify(self, raw: dict[str, Any]) -> dict[str, Any]:
@@ -138,10 +195,11 @@ class SnsVerifier:
         version = str(message.get("SignatureVersion", ""))
         if version not in HASHES:
             raise InvalidMessage(f"unsupported SignatureVersion {version!r}")
-        if message.get("TopicArn") not in self.topic_arns:  # an empty allow-list allows nothing
+        topic = message.get("TopicArn")
+        if topic not in self.topic_arns:  # an empty allow-list allows nothing
             raise InvalidMessage("topic not allowed")
         cert_url = message.get("SigningCertURL", "")
-        check_sns_url(cert_url, "SigningCertURL")
+        check_sns_url(cert_url, "SigningCertURL", self.hosts(topic))
         if not urlparse(cert_url).path.endswith(".pem"):
             raise InvalidMessage("SigningCertURL is not a .pem file")
         try:
@@ -200,7 +258,7 @@ def blueprint() -> Blueprint:
         if kind == "SubscriptionConfirmation":
             subscribe_url = message.get("SubscribeURL", "")
             try:
-                check_sns_url(subscribe_url, "SubscribeURL")
+                check_sns_url(subscribe_url, "SubscribeURL", verifier.hosts(topic))
                 confirm: Callable[[str], None] = current_app.extensions.get("callcare_sns_confirm", _confirm)
                 confirm(subscribe_url)
             except Exception as exc:
@@ -217,9 +275,13 @@ def blueprint() -> Blueprint:
             call_id = body.get("call_id") if isinstance(body, dict) else None
         except (ValueError, RecursionError):
             pass
+        if call_id is not None and not is_call_id(call_id):
+            # signed by an allowed topic, yet not a call id: recorded without it, never as given
+            log.warning("SNS notification %s: call_id is not a call id", str(message.get("MessageId"))[:80])
+            call_id = None
         audit.record(
             "sns_notification",
-            call_id if isinstance(call_id, str) else None,
+            call_id,
             user=None,
             topic=topic,
             message_id=message.get("MessageId"),
