@@ -1,4 +1,5 @@
-"""Deployment rehearsal, stages 3 and 4: the pipeline running as MWAA runs it, from what shipped.
+"""Deployment rehearsal, stages 3 to 5: the pipeline running as MWAA runs it, from what shipped, and
+the web service as its ECS task definition runs it on the calls the pipeline wrote.
 
 The environment is deployed into moto by the operator's own steps (tests/rehearsal/deployment.py:
 synth, upload, secrets, with moto's CloudFormation in place of the CDK CLI). Then Airflow starts as
@@ -38,6 +39,7 @@ from tests.rehearsal.mwaa_runtime import (
     unpack_plugins,
 )
 from tests.rehearsal.steps import ok
+from tests.rehearsal.web_checks import assert_the_web_service_runs_as_deployed
 from tests.support.fake_aws import FakeBedrock, FakeTranscribe
 from tests.support.fake_drive import FakeDrive, service_account_key
 from tests.support.fake_mwaa import FakeMwaa
@@ -259,6 +261,10 @@ def test_the_pipeline_runs_as_mwaa_runs_it(tmp_path, moto_server, rendered, data
         assert {w for w, _, _ in seen} == {options["callcare.athena_work_group"]}, seen
         databases = {c.get("Database") for _, c, _ in seen if isinstance(c, dict) and c.get("Database")}
         assert databases <= {options["callcare.athena_database"], options["callcare.glue_database"]}, seen
+        # -- the web service, as its task definition runs it, on the calls the pipeline wrote ------
+        recordings = {name: rendered / file for name, file in RECORDINGS.items()}
+        served = {call["call_id"]: recordings[name].read_bytes() for name, call in by_name.items()}
+        assert_the_web_service_runs_as_deployed(r, tmp_path / "web", moto_server, served)
     finally:
         if airflow is not None:
             airflow.stop()
