@@ -7,8 +7,6 @@ is set here, at import time, before any test module imports Airflow.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -17,7 +15,7 @@ from pathlib import Path
 import pytest
 from callcare.dev.local_stack import airflow_env, initialize
 
-from tests.support.helpers import free_port
+from tests.support.helpers import free_port, render_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -85,21 +83,7 @@ def corpus_audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Corpus calls rendered once per session (flite + sox) into a temporary folder."""
     out = tmp_path_factory.mktemp("corpus")
     ids = "call-0023,call-0047,call-0026,call-0014"
-    subprocess.run(
-        [
-            sys.executable,
-            str(CORPUS / "render.py"),
-            str(CORPUS / "dialogues.json"),
-            str(out),
-            "--ids",
-            ids,
-            "--jobs",
-            "2",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return out
+    return render_corpus(out, ids.split(","))
 
 
 PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"

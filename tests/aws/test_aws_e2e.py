@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -35,10 +34,9 @@ from callcare.status import TERMINAL
 from tests.support.aws_fixtures import REGION
 from tests.support.fake_aws import FakeBedrock, FakeTranscribe
 from tests.support.fake_drive import FakeDrive, service_account_key
-from tests.support.helpers import wait_for
+from tests.support.helpers import render_corpus, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "corpus"
 DAGS = ("callcare_ingest.py", "callcare_process_call.py", "callcare_alerts.py")
 FIRST = {  # Drive name -> rendered file
     "2026-10-06_call-0023.wav": "call-0023.wav",  # mono: speaker labels, roles from what is said
@@ -52,19 +50,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.audio, pytest.mark.usefixtures("dummy
 @pytest.fixture(scope="module")
 def later_audio(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("corpus-later")
-    subprocess.run(
-        [
-            sys.executable,
-            str(CORPUS / "render.py"),
-            str(CORPUS / "dialogues.json"),
-            str(out),
-            "--ids",
-            "call-0029",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return out
+    return render_corpus(out, ["call-0029"])
 
 
 @pytest.fixture

@@ -21,8 +21,6 @@ only e-mail). No pool, Variable, connection or setting is created by the test.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -43,10 +41,9 @@ from tests.rehearsal.web_checks import assert_the_web_service_runs_as_deployed
 from tests.support.fake_aws import FakeBedrock, FakeTranscribe
 from tests.support.fake_drive import FakeDrive, service_account_key
 from tests.support.fake_mwaa import FakeMwaa
-from tests.support.helpers import dialogues, free_port, wait_for
+from tests.support.helpers import dialogues, free_port, render_corpus, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "corpus"
 INFRA_PYTHON = REPO / ".venv-infra" / "bin" / "python"
 MWAA_VENV = REPO / ".venv-mwaa"
 RECORDINGS = {  # Drive name -> rendered file: 16 kHz mono, 8 kHz mu-law, stereo
@@ -69,21 +66,7 @@ pytestmark = [
 def rendered(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("corpus")
     ids = sorted({name.split("_", 1)[1].removesuffix(".wav") for name in RECORDINGS})
-    subprocess.run(
-        [
-            sys.executable,
-            str(CORPUS / "render.py"),
-            str(CORPUS / "dialogues.json"),
-            str(out),
-            "--ids",
-            ",".join(ids),
-            "--jobs",
-            "2",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return out
+    return render_corpus(out, ids)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -80,3 +82,14 @@ def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 3.0):
             return result
         time.sleep(poll_s)
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def render_corpus(out: Path, ids: list[str]) -> Path:
+    """Corpus calls spoken into `out` at test time (flite + sox): audio is rendered, never committed."""
+    script, dialogues_file = str(CORPUS / "render.py"), str(CORPUS / "dialogues.json")
+    subprocess.run(
+        [sys.executable, script, dialogues_file, str(out), "--ids", ",".join(ids), "--jobs", "2"],
+        check=True,
+        capture_output=True,
+    )
+    return out
