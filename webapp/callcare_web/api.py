@@ -334,8 +334,8 @@ class CallsApi(BaseApi):
             response = media.audio_response(current_app.config["CALLCARE_WEB"].core, call)
         except NotInLake as exc:
             return self.response(404, message=str(exc))
-        if media.delivers_first_byte(response):
-            audit.record("listen", call_id, via="api")  # not once per seek
+        if media.delivers_audio(response):  # once per user and call per window, not once per seek
+            audit.record_unless_recent("listen", call_id, audit.LISTEN_WINDOW_S, via="api")
         return response
 
     @expose("/<call_id>/assignment", methods=["PUT"])

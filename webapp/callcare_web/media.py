@@ -22,19 +22,14 @@ from callcare_web.errors import NotInLake
 CHUNK = 256 << 10
 
 
-def delivers_first_byte(response: Response) -> bool:
-    """Whether this answer to a request for the recording hands over its first byte: the one a
-    `listen` audit row is for (a player's seeks are not listens; every whole copy includes byte 0).
-
-    Judged on the response, not the request's Range header: Werkzeug reads `bytes=00-`, `bytes= 0-`
-    and more as ranges from 0, and answers a header it cannot use with the whole file or a 416, so a
-    test on the header's spelling let whole copies pass as seeks (security review L1). A 302 to S3
-    hands over a URL good for the whole object.
+def delivers_audio(response: Response) -> bool:
+    """Whether this answer to a request for the recording hands any of it over: a whole copy (200),
+    any byte range (206) or a 302 to S3 (a URL good for the whole object). Each such request is a
+    `listen`, deduplicated per user and call over `audit.LISTEN_WINDOW_S` so a player's seeks add no
+    rows (security review L1). Counting only answers that include byte 0 let `Range: bytes=1-` take
+    all but one byte of a recording unaudited; a 416 or a 304 hands nothing over.
     """
-    if response.status_code == 206:
-        content_range = response.content_range
-        return content_range is not None and content_range.start == 0
-    return response.status_code in (200, 302)
+    return response.status_code in (200, 206, 302)
 
 
 def audio_mimetype(call: dict[str, Any]) -> str:

@@ -159,8 +159,8 @@ class CallsView(BaseView):
             response = media.audio_response(web_settings().core, call)
         except NotInLake:
             abort(404, description="The recording is not in the lake.")
-        if media.delivers_first_byte(response):
-            audit.record("listen", call_id)  # not once per seek
+        if media.delivers_audio(response):  # once per user and call per window, not once per seek
+            audit.record_unless_recent("listen", call_id, audit.LISTEN_WINDOW_S)
         return response
 
     @expose("/<call_id>/download/<kind>")
