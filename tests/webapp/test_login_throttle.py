@@ -182,3 +182,22 @@ def test_without_the_proxy_setting_a_forged_forwarded_for_changes_nothing(tmp_pa
         assert attempt("Wrong-password-123", f"192.0.2.{i}") == 401
     assert attempt(PASSWORDS["cw1"], "192.0.2.99") == 401  # the peer's address is what counts
     assert api_login(app, "cw1", PASSWORDS["cw1"], "203.0.113.141", proxy=False) == 200
+
+
+def test_spraying_from_a_shared_address_does_not_lock_out_its_regulars(proxied: tuple[World, Any]) -> None:
+    """Behind a corporate NAT every caseworker has one address: one insider's wrong tries back the
+    address off for names with no history there, not for accounts that have signed in from it."""
+    world, app = proxied
+    office = "203.0.113.140"
+    assert api_login(app, "cw2", PASSWORDS["cw2"], office) == 200  # a regular of the office
+    ids = world.user_ids
+    # 20 failures over all the accounts (and unknown names); sam and cw2 below their pairs' 5
+    spray = [ids["admin"], ids["cw1"], None] * 5 + [ids["sam"]] * 2 + [ids["cw2"]] * 3
+    with app.app_context():
+        for user_id in spray:
+            app.appbuilder.sm.throttle.failed(user_id, office)
+    assert rows(app)[f"addr:{office}"].failures == 20
+    assert api_login(app, "cw2", PASSWORDS["cw2"], office) == 200  # the regular still gets in
+    # a name with no sign-in from there (and no pair backoff: 3 failures) meets the address's backoff
+    assert api_login(app, "sam", PASSWORDS["sam"], office) == 401
+    assert api_login(app, "sam", PASSWORDS["sam"], "198.51.100.141") == 200

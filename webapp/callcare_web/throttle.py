@@ -10,7 +10,15 @@ process's memory, grew with every name tried and counted each task of the servic
   further failure, up to `cap_s`. It refuses the right password too (or the backoff would tell a
   guesser when it got it right), but only from that address: the owner elsewhere signs in as usual.
 * **client address** (`addr:`): spraying many accounts from one address backs off past
-  `ADDRESS_FACTOR` × `max_failures` failures.
+  `ADDRESS_FACTOR` × `max_failures` failures, but, like the account key, not for an account that has
+  signed in from that address before (a `known:` row). Many people share one address behind a
+  corporate NAT: without the waiver one insider's 20 wrong tries, on any names, kept every caseworker
+  of the office out. Of the two ways out (this waiver, or counting only unknown names on the key) the
+  waiver is chosen: every failure still counts, so a spray from the address still backs off the names
+  that have no history there (the ones a sprayer probes: new accounts, and every account for an
+  outsider), while the regulars of the office sign in as usual; counting only unknown names would drop
+  every cap on guesses at real names from one address but the pair's. A known account stays guarded
+  from its own address by the pair key (5 free failures, then the backoff).
 * **account** (`account:`): a guesser spread over many addresses. Past `ACCOUNT_FACTOR` ×
   `max_failures` failures the account backs off, but only for addresses it has never signed in from
   (`known:` rows, written at each success): the owner's usual address still gets in, so knowing the
@@ -109,8 +117,8 @@ class LoginThrottle:
                     )
                 )
             }
-        if f"known:{account}|{address}" in rows:
-            keys = [k for k in keys if not k.startswith("account:")]  # the owner's own address
+        if f"known:{account}|{address}" in rows:  # the owner's own address (behind NAT: the office's)
+            keys = [k for k in keys if not k.startswith(("account:", "addr:"))]
         waits = [
             (until - now).total_seconds()
             for k in keys
