@@ -1,5 +1,6 @@
 """The local run keeps generated passwords out of its output (security review L7): the Airflow admin's
-is written to a file that is 0600 from its creation, and only the files' paths are printed."""
+password and Airflow's signing secrets are written to files that are 0600 from their creation, and only
+the files' paths are printed."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from callcare.config import Settings
 from callcare.dev import local_run
-from callcare.dev.local_stack import WebApp, admin_password
+from callcare.dev.local_stack import WebApp, admin_password, airflow_env
 
 
 def admin_password_file(home: Path) -> Path:
@@ -43,6 +44,26 @@ def test_a_link_in_the_files_place_is_not_written_through(tmp_path: Path) -> Non
     admin_password_file(tmp_path).symlink_to(target)
     with pytest.raises(OSError):
         admin_password(tmp_path)
+    assert not target.exists()
+
+
+def test_the_signing_secrets_file_is_0600_from_its_creation(tmp_path: Path, no_chmod: None) -> None:
+    previous = os.umask(0)
+    try:
+        env = airflow_env(tmp_path, base={})
+    finally:
+        os.umask(previous)
+    path = tmp_path / "airflow" / "secret.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert airflow_env(tmp_path, base={})["AIRFLOW__API__SECRET_KEY"] == env["AIRFLOW__API__SECRET_KEY"]
+
+
+def test_a_link_in_the_secrets_place_is_not_written_through(tmp_path: Path) -> None:
+    (tmp_path / "airflow").mkdir()
+    target = tmp_path / "elsewhere.json"
+    (tmp_path / "airflow" / "secret.json").symlink_to(target)
+    with pytest.raises(OSError):
+        airflow_env(tmp_path, base={})
     assert not target.exists()
 
 

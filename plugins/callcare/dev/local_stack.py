@@ -32,11 +32,10 @@ def airflow_env(home: Path, port: int = 8080, base: dict[str, str] | None = None
     airflow_home = home / "airflow"
     secret_file = airflow_home / "secret.json"
     airflow_home.mkdir(parents=True, exist_ok=True)
-    if not secret_file.exists():
-        secret_file.write_text(
-            json.dumps({"jwt": secrets.token_urlsafe(32), "api": secrets.token_urlsafe(32)})
+    if not secret_file.exists():  # Airflow's signing secrets: 0600 from creation, like the password
+        create_private(
+            secret_file, json.dumps({"jwt": secrets.token_urlsafe(32), "api": secrets.token_urlsafe(32)})
         )
-        secret_file.chmod(0o600)
     secret = json.loads(secret_file.read_text())
     plugins = str(REPO_ROOT / "plugins")
     env.update(
@@ -77,22 +76,31 @@ def admin_password_file(home: Path) -> Path:
 def admin_password(home: Path) -> str:
     """The admin's password: generated once, kept in the airflow home, never in the repo or a log.
 
-    The file is created 0600 by os.open (security review L7): written first and chmod-ed after, it
-    was readable with the umask's permissions in between. O_EXCL: a file that appeared meanwhile is
-    read, not overwritten; O_NOFOLLOW: a link planted in its place is not written through.
-    """
+    The file is 0600 from its creation (`create_private`, security review L7); one that appeared
+    meanwhile is read, not overwritten."""
     path = admin_password_file(home)
     if path.exists():
         return json.loads(path.read_text())[ADMIN_USER]
     path.parent.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(12)
+    if not create_private(path, json.dumps({ADMIN_USER: password})):
+        return json.loads(path.read_text())[ADMIN_USER]
+    return password
+
+
+def create_private(path: Path, text: str) -> bool:
+    """Write a new file that is 0600 from its creation (security review L7); False if it exists.
+
+    Written first and chmod-ed after, a secret was readable with the umask's permissions in between.
+    O_EXCL: a file that appeared meanwhile is left as it is (the caller reads it); O_NOFOLLOW: a link
+    planted in its place is not written through (OSError)."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
-        return json.loads(path.read_text())[ADMIN_USER]
+        return False
     with os.fdopen(fd, "w") as out:
-        out.write(json.dumps({ADMIN_USER: password}))
-    return password
+        out.write(text)
+    return True
 
 
 def airflow_bin() -> str:
