@@ -248,6 +248,13 @@ def test_the_pipeline_runs_as_mwaa_runs_it(tmp_path, moto_server, rendered, data
         recordings = {name: rendered / file for name, file in RECORDINGS.items()}
         served = {call["call_id"]: recordings[name].read_bytes() for name, call in by_name.items()}
         assert_the_web_service_runs_as_deployed(r, tmp_path / "web", moto_server, served)
+
+        # nothing secret reached a component's log (CloudWatch on MWAA): not the Drive key, not
+        # the registry's generated password
+        key_line = json.loads(key_file.read_text())["private_key"].splitlines()[1]
+        for log in home.rglob("*.log"):
+            text = log.read_text(errors="replace")
+            assert key_line not in text and attached["password"] not in text, f"a secret in {log}"
     finally:
         if airflow is not None:
             airflow.stop()
