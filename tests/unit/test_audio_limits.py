@@ -8,8 +8,10 @@ minutes of it are enough to show a limit being applied while decoding.
 from __future__ import annotations
 
 import io
-import tracemalloc
-from collections.abc import Callable
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -58,43 +60,72 @@ def speech_like(seconds: float, rate: int = 16000, channels: int = 1) -> np.ndar
     return np.clip(voice + noise, -32768, 32767).astype(np.int16)
 
 
-def peak_of(run: Callable[[], Any]) -> tuple[Any, int]:
-    """What `run` returned or raised, and the most memory Python and numpy held meanwhile."""
-    tracemalloc.start()
-    try:
-        try:
-            result: Any = run()
-        except AudioDecodeError as exc:
-            result = exc
-        return result, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+_MEASURE = """
+import json, sys, tracemalloc
+from pathlib import Path
+from callcare.transcription import audio
+
+source, floor, hide_length, max_duration = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+if hide_length:
+    audio._declared_duration_s = lambda _container, _stream: None
+audio.EXPANSION_FLOOR_BYTES = floor
+data = Path(source).read_bytes()
+tracemalloc.start()
+try:
+    decoded = audio.decode_audio(data, max_duration_s=float(max_duration) if max_duration else None)
+    outcome = {"duration_s": decoded.duration_s, "nbytes": decoded.samples.nbytes}
+except audio.AudioDecodeError as exc:
+    outcome = {"refused": type(exc).__name__, "reason": str(exc)}
+outcome["peak"] = tracemalloc.get_traced_memory()[1]
+print(json.dumps(outcome))
+"""
 
 
-def test_hours_of_silence_are_refused_from_the_header_before_decoding() -> None:
+def peak_of(
+    recording: bytes,
+    tmp_path: Path,
+    *,
+    max_duration_s: float | None = None,
+    floor: int = audio.EXPANSION_FLOOR_BYTES,
+    hide_length: bool = False,
+) -> dict[str, Any]:
+    """What decoding `recording` returned or refused, and the most memory Python and numpy held.
+
+    Measured in a fresh interpreter: tracemalloc counts every thread of its process, and threads
+    that earlier tests left running (servers, pools) would add their allocations to the peak.
+    """
+    source = tmp_path / "recording.bin"
+    source.write_bytes(recording)
+    plugins = Path(audio.__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), os.environ.get("PYTHONPATH", "")])}
+    arguments = [str(source), str(floor), "1" if hide_length else "0", str(max_duration_s or "")]
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *arguments], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_hours_of_silence_are_refused_from_the_header_before_decoding(tmp_path: Path) -> None:
     """Under the 3 h duration cap, but 220 MiB of PCM from a 1.3 MB file: refused, nothing decoded."""
     bomb = silence_flac(2 * HOUR)
     assert len(bomb) < 2 * MiB
-    refused, peak = peak_of(lambda: decode_audio(bomb, max_duration_s=3 * HOUR))
-    assert isinstance(refused, AudioDecodeError), "the bomb was decoded"
-    assert str(refused).startswith("the recording expands too much when decoded: 219.7 MiB of audio")
-    assert peak < 16 * MiB, f"peak {peak / MiB:.0f} MiB"
+    outcome = peak_of(bomb, tmp_path, max_duration_s=3 * HOUR)
+    assert outcome.get("refused") == "RecordingTooLarge", "the bomb was decoded"
+    assert outcome["reason"].startswith("the recording expands too much when decoded: 219.7 MiB of audio")
+    assert outcome["peak"] < 16 * MiB, f"peak {outcome['peak'] / MiB:.0f} MiB"
 
 
-def test_a_bomb_whose_header_hides_its_length_stops_at_the_size_limit(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_bomb_whose_header_hides_its_length_stops_at_the_size_limit(tmp_path: Path) -> None:
     """No length in the header: decoding itself stops once the decoded size passes the limit.
 
     The floor is lowered so that a 10-minute bomb (110 KB, 18 MiB decoded) is enough to show it.
     """
-    monkeypatch.setattr(audio, "_declared_duration_s", lambda _container, _stream: None)
-    monkeypatch.setattr(audio, "EXPANSION_FLOOR_BYTES", 2 * MiB, raising=False)
     bomb = silence_flac(10 * 60)
     limit = 100 * len(bomb)
-    refused, peak = peak_of(lambda: decode_audio(bomb, max_duration_s=3 * HOUR))
-    assert isinstance(refused, AudioDecodeError), "the bomb was decoded"
-    assert "expands too much when decoded: more than" in str(refused), refused
+    outcome = peak_of(bomb, tmp_path, max_duration_s=3 * HOUR, floor=2 * MiB, hide_length=True)
+    assert outcome.get("refused") == "RecordingTooLarge", "the bomb was decoded"
+    assert "expands too much when decoded: more than" in outcome["reason"], outcome
+    peak = outcome["peak"]
     assert peak < limit + 2 * MiB, f"peak {peak / MiB:.0f} MiB for a limit of {limit / MiB:.0f} MiB"
 
 
@@ -114,9 +145,9 @@ def test_decoding_holds_the_samples_about_once(tmp_path: Path) -> None:
     """Written in place into an array sized from the header: no chunk list, concatenation or copy."""
     path = tmp_path / "stereo.wav"
     path.write_bytes(encode("wav", "pcm_s16le", speech_like(60.0, channels=2), 16000))
-    decoded, peak = peak_of(lambda: decode_audio(path))
-    assert decoded.duration_s == pytest.approx(60.0, abs=0.05)
-    size = decoded.samples.nbytes
+    outcome = peak_of(path.read_bytes(), tmp_path)
+    assert outcome["duration_s"] == pytest.approx(60.0, abs=0.05)
+    size, peak = outcome["nbytes"], outcome["peak"]
     assert peak < 1.5 * size, f"peak {peak / size:.1f} times the decoded samples"
 
 
