@@ -60,6 +60,35 @@ def summary_key(call_date: str, call_id: str, prompt_version: str = "v1") -> str
     return f"summaries/{_check_date(call_date)}/{_check_name(call_id, 'call id')}-summary{suffix}.json"
 
 
+# A compacted file: one per table and day, `compacted-<generation>.parquet` beside the per-call files.
+# The generation is UTC time to the microsecond, so a later compaction sorts after an earlier one as
+# text; no call id may start with the prefix, so a file name alone says which kind it is.
+COMPACTED_PREFIX = "compacted-"
+_GENERATION = re.compile(r"\d{8}T\d{12}Z", re.ASCII)
+
+
+def partition_prefix(table: str, call_date: str) -> str:
+    """The folder of one table and day, with its trailing slash (a prefix to list)."""
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}")
+    return f"tables/{table}/call_date={_check_date(call_date)}/"
+
+
+def compacted_table_key(table: str, call_date: str, generation: str) -> str:
+    if not _GENERATION.fullmatch(generation):
+        raise ValueError(f"not a compaction generation: {generation!r}")
+    return f"{partition_prefix(table, call_date)}{COMPACTED_PREFIX}{generation}.parquet"
+
+
+def compacted_generation(key: str) -> str | None:
+    """The generation of a compacted file's key; None for any other file (a per-call one)."""
+    name = key.rsplit("/", 1)[-1]
+    if not (name.startswith(COMPACTED_PREFIX) and name.endswith(".parquet")):
+        return None
+    generation = name[len(COMPACTED_PREFIX) : -len(".parquet")]
+    return generation if _GENERATION.fullmatch(generation) else None
+
+
 def table_key(table: str, call_date: str, call_id: str, prompt_version: str | None = None) -> str:
     """One Parquet file per call and partition; a `prompt_version` names another file beside it.
 
@@ -67,9 +96,9 @@ def table_key(table: str, call_date: str, call_id: str, prompt_version: str | No
     new version's row goes to `{call_id}-{prompt_version}.parquet` in the same partition: readers of
     the partition see one row per (call_id, prompt_version). Only the summaries table has versions.
     """
-    if table not in TABLES:
-        raise ValueError(f"unknown table {table!r}")
-    folder = f"tables/{table}/call_date={_check_date(call_date)}"
+    if call_id.startswith(COMPACTED_PREFIX):  # readers tell compacted files by this prefix
+        raise ValueError(f"a call id may not start with {COMPACTED_PREFIX!r}: {call_id!r}")
+    folder = partition_prefix(table, call_date).rstrip("/")
     if prompt_version is None:
         return f"{folder}/{_check_name(call_id, 'call id')}.parquet"
     if table != "summaries":

@@ -11,6 +11,7 @@ and reads through pyarrow.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -231,6 +232,49 @@ class Lake:
         elif self.exists(key):
             self.fs.delete_file(self.path(key))
 
+    def versions(self, prefix: str) -> dict[str, str]:
+        """Every file under `prefix` with a token that changes whenever the file is replaced.
+
+        Compaction deletes a per-call file only if it is still the one it read (delete_if_unchanged):
+        a writer may replace it meanwhile (a reprocess, a re-summary), and that newer file must stay.
+        Local: inode, mtime and size (every write renames a new inode into place); S3: the ETag.
+        """
+        if self._objects is not None:
+            bucket, name = self._bucket_key(prefix)
+            start = len(name) - len(prefix)
+            etags = self._objects.etags(bucket, name)
+            return {key[start:]: etag for key, etag in sorted(etags.items())}
+        if not self._local:
+            raise ValueError(f"versions need a local lake or an S3 lake built from settings, not {self.uri}")
+        return {key: _local_version(self.path(key)) for key in self.list_keys(prefix)}
+
+    def delete_if_unchanged(self, key: str, version: str) -> bool:
+        """Delete `key` only while it is the file `version` names; True when it was deleted.
+
+        S3: a DeleteObject conditional on the ETag (If-Match), atomic on S3's side. Local: the file is
+        renamed into staging (atomic), compared there, and linked back if a writer had replaced it,
+        unless an even newer file took the name meanwhile (link never overwrites).
+        """
+        if self._objects is not None:
+            return self._objects.delete_if_match(*self._bucket_key(key), version)
+        if not self._local:
+            raise ValueError(f"conditional deletes need a local lake or an S3 lake from settings: {self.uri}")
+        final = self.path(key)
+        staging = f"{self.root}/{STAGING_PREFIX}"
+        os.makedirs(staging, exist_ok=True)
+        moved = f"{staging}/{uuid.uuid4().hex}"
+        try:
+            os.rename(final, moved)
+        except FileNotFoundError:
+            return False
+        if _local_version(moved) == version:
+            os.unlink(moved)
+            return True
+        with suppress(FileExistsError):
+            os.link(moved, final)
+        os.unlink(moved)
+        return False
+
     def presigned_url(self, key: str, expires_s: int, download_name: str | None = None) -> str:
         """A GET URL that needs no credentials, valid for `expires_s` (S3 lakes from settings only)."""
         if self._objects is None:
@@ -240,6 +284,11 @@ class Lake:
     def local_path(self, key: str) -> Path | None:
         """The file behind `key` when the lake is a local folder (for range-capable serving), else None."""
         return Path(self.path(key)) if self._local else None
+
+
+def _local_version(path: str) -> str:
+    info = os.stat(path)
+    return f"{info.st_ino}:{info.st_mtime_ns}:{info.st_size}"
 
 
 def presigned_audio_url(lake: Lake, audio_uri: str, expires_s: int, download_name: str | None = None) -> str:

@@ -90,6 +90,25 @@ class S3Objects:
     def delete(self, bucket: str, key: str) -> None:
         self.client.delete_object(Bucket=bucket, Key=key)
 
+    def etags(self, bucket: str, prefix: str) -> dict[str, str]:
+        """Key -> ETag of every object under `prefix` (for deletes conditional on the ETag)."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return {item["Key"]: item["ETag"] for page in pages for item in page.get("Contents", ())}
+
+    def delete_if_match(self, bucket: str, key: str, etag: str) -> bool:
+        """Delete the object only while its ETag is `etag`; False when it changed or is gone."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("PreconditionFailed", "NoSuchKey", "404") or status in (404, 412):
+                return False
+            raise
+        return True
+
     def presign_get(self, bucket: str, key: str, expires_s: int, download_name: str | None = None) -> str:
         if not 0 < expires_s <= MAX_PRESIGN_S:
             raise ValueError(f"a presigned URL lives between 1 s and {MAX_PRESIGN_S} s, not {expires_s}")

@@ -193,10 +193,14 @@ STATUS_EVENTS_SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class LakeTable:
+    """A lake table. `unit` is what one writer call replaces as a whole: a call's rows (a summary
+    version's, in summaries). Readers take each unit from one file only (core.lake_generations)."""
+
     name: str
     schema: pa.Schema
     description: str
     grain: tuple[str, ...]
+    unit: tuple[str, ...] = ("call_id",)
 
 
 LAKE_TABLES: dict[str, LakeTable] = {
@@ -215,6 +219,7 @@ LAKE_TABLES: dict[str, LakeTable] = {
             "summaries",
             SUMMARIES_SCHEMA,
             "One row per call and prompt version; the call's current one is calls.prompt_version.",
+            ("call_id", "prompt_version"),
             ("call_id", "prompt_version"),
         ),
         LakeTable(
