@@ -1,0 +1,270 @@
+"""Compaction (callcare.steps.compact) on the local lake and on S3 (moto's server): rows kept exactly,
+idempotent, late writes win, and a run stopped midway (an error, or SIGKILL) leaves every row
+counted once by the readers' rule (callcare.core.lake_generations)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from datetime import date
+from pathlib import Path
+
+import boto3
+import pyarrow as pa
+import pytest
+from callcare.config import Settings
+from callcare.core.lake import Lake
+from callcare.core.lake_generations import read_partition
+from callcare.core.tables import CALLS_SCHEMA, SUMMARIES_SCHEMA, TURNS_SCHEMA
+from callcare.lake_paths import TABLES, compacted_generation, partition_prefix, table_key
+from callcare.steps.compact import compact_before, compact_partition, next_generation
+
+from tests.support.aws_fixtures import REGION
+
+REPO = Path(__file__).resolve().parents[2]
+DAYS = ("2026-03-01", "2026-03-02")
+TODAY = date(2026, 3, 3)
+
+
+def write_call(
+    lake: Lake, call_id: str, call_date: str, *, turns: int = 3, status: str = "COMPLETED"
+) -> None:
+    """A call's per-call files, as core.lake_rows writes them (calls, turns, summaries)."""
+    lake.write_parquet(
+        table_key("calls", call_date, call_id),
+        pa.Table.from_pylist(
+            [{"call_id": call_id, "call_date": call_date, "status": status, "attempt": turns}],
+            schema=CALLS_SCHEMA,
+        ),
+    )
+    lake.write_parquet(
+        table_key("turns", call_date, call_id),
+        pa.Table.from_pylist(
+            [
+                {"call_id": call_id, "call_date": call_date, "turn_index": i, "text": f"{status} {i}"}
+                for i in range(turns)
+            ],
+            schema=TURNS_SCHEMA,
+        ),
+    )
+    for version in ("v1", "v2"):
+        key = table_key("summaries", call_date, call_id, None if version == "v1" else version)
+        lake.write_parquet(
+            key,
+            pa.Table.from_pylist(
+                [
+                    {
+                        "call_id": call_id,
+                        "call_date": call_date,
+                        "prompt_version": version,
+                        "sentiment": status,
+                    }
+                ],
+                schema=SUMMARIES_SCHEMA,
+            ),
+        )
+
+
+def counted(lake: Lake) -> dict[str, list[dict]]:
+    """Every table's rows as readers count them, in a stable order."""
+    rows: dict[str, list[dict]] = {}
+    for table in TABLES:
+        found = [r for day in DAYS for r in read_partition(lake, table, day).to_pylist()]
+        rows[table] = sorted(
+            found, key=lambda r: (r["call_id"], str(r.get("turn_index")), str(r.get("prompt_version")))
+        )
+    return rows
+
+
+def files(lake: Lake, table: str, day: str) -> list[str]:
+    return lake.list_keys(partition_prefix(table, day))
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
+    if request.param == "local":
+        return Lake((tmp_path / "lake").as_uri())
+    moto_server = request.getfixturevalue("moto_server")
+    request.getfixturevalue("dummy_aws")
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=moto_server, region_name=REGION).create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    settings = Settings(
+        home=tmp_path,
+        profile="aws",
+        lake_uri=f"s3://{bucket}/prod",
+        s3_endpoint_url=moto_server,
+        aws_region=REGION,
+    )
+    return Lake.from_settings(settings)
+
+
+@pytest.fixture
+def filled(lake: Lake) -> dict[str, list[dict]]:
+    for n in range(6):
+        write_call(lake, f"c-{n}", DAYS[n % 2], turns=2 + n)
+    return counted(lake)
+
+
+def test_each_past_day_becomes_one_file_per_table_with_exactly_the_same_rows(lake, filled) -> None:
+    done = compact_before(lake, TODAY)
+
+    assert len(done) == 3 * len(DAYS)  # calls, turns, summaries on each day; no other table has files
+    for table in ("calls", "turns", "summaries"):
+        for day in DAYS:
+            [only] = files(lake, table, day)
+            assert compacted_generation(only) is not None
+    assert counted(lake) == filled
+    assert sum(len(rows) for rows in filled.values()) == 6 + sum(2 + n for n in range(6)) + 12
+
+
+def test_today_is_left_alone(lake, filled) -> None:
+    write_call(lake, "c-today", TODAY.isoformat())
+
+    compact_before(lake, TODAY)
+
+    assert files(lake, "calls", TODAY.isoformat()) == [table_key("calls", TODAY.isoformat(), "c-today")]
+
+
+def test_a_rerun_changes_nothing(lake, filled) -> None:
+    compact_before(lake, TODAY)
+    before = {day: files(lake, "turns", day) for day in DAYS}
+
+    assert compact_before(lake, TODAY) == []
+    assert compact_partition(lake, "turns", DAYS[0]).written is None
+    assert {day: files(lake, "turns", day) for day in DAYS} == before
+    assert counted(lake) == filled
+
+
+def test_a_late_write_after_compaction_wins_and_survives_the_next_compaction(lake, filled) -> None:
+    compact_before(lake, TODAY)
+    # c-2 reprocessed: fewer turns than before, another status; its old turns must not linger
+    write_call(lake, "c-2", DAYS[0], turns=1, status="FAILED")
+    expected = {table: [r for r in rows if r["call_id"] != "c-2"] for table, rows in filled.items()}
+
+    for _ in range(2):  # as readers see it now, and after compacting the late file in
+        rows = counted(lake)
+        late = {table: [r for r in rows[table] if r["call_id"] == "c-2"] for table in rows}
+        assert [r["status"] for r in late["calls"]] == ["FAILED"]
+        assert [r["text"] for r in late["turns"]] == ["FAILED 0"]
+        assert [(r["prompt_version"], r["sentiment"]) for r in late["summaries"]] == [
+            ("v1", "FAILED"),
+            ("v2", "FAILED"),
+        ]
+        assert {t: [r for r in rs if r["call_id"] != "c-2"] for t, rs in rows.items()} == expected
+        compact_before(lake, TODAY)
+    assert len(files(lake, "turns", DAYS[0])) == 1
+
+
+def test_a_file_replaced_while_compacting_is_kept_and_wins(lake, filled) -> None:
+    listing = lake.versions(partition_prefix("calls", DAYS[1]))  # compaction lists first...
+    write_call(lake, "c-1", DAYS[1], status="FAILED")  # ...a reprocess replaces c-1 meanwhile
+
+    result = compact_partition(lake, "calls", DAYS[1], listing)
+
+    assert result.kept == [table_key("calls", DAYS[1], "c-1")]
+    assert result.deleted == len(listing) - 1
+    statuses = {r["call_id"]: r["status"] for r in read_partition(lake, "calls", DAYS[1]).to_pylist()}
+    assert statuses == {"c-1": "FAILED", "c-3": "COMPLETED", "c-5": "COMPLETED"}
+
+
+def test_an_error_between_the_write_and_the_deletes_loses_and_doubles_nothing(
+    lake, filled, monkeypatch
+) -> None:
+    deletes = 0
+    real = Lake.delete_if_unchanged
+
+    def failing(self: Lake, key: str, version: str) -> bool:
+        nonlocal deletes
+        deletes += 1
+        if deletes == 2:
+            raise ConnectionError("the worker lost the network")
+        return real(self, key, version)
+
+    with monkeypatch.context() as patched, pytest.raises(ConnectionError):
+        patched.setattr(Lake, "delete_if_unchanged", failing)
+        compact_before(lake, TODAY)
+
+    assert len(files(lake, "calls", DAYS[0])) > 1  # the compacted file beside what was not deleted yet
+    assert counted(lake) == filled
+    compact_before(lake, TODAY)
+    assert counted(lake) == filled
+    assert all(len(files(lake, t, d)) == 1 for t in ("calls", "turns", "summaries") for d in DAYS)
+
+
+def test_a_later_generation_beats_an_earlier_one_left_behind(lake, filled) -> None:
+    compact_before(lake, TODAY)
+    [first] = files(lake, "calls", DAYS[0])
+    old = lake.read_parquet(first)
+    write_call(lake, "c-0", DAYS[0], status="FAILED")
+    compact_before(lake, TODAY)
+    lake.write_parquet(first, old)  # as if the delete of the earlier generation had never happened
+
+    statuses = {r["call_id"]: r["status"] for r in read_partition(lake, "calls", DAYS[0]).to_pylist()}
+
+    assert statuses == {"c-0": "FAILED", "c-2": "COMPLETED", "c-4": "COMPLETED"}
+
+
+def test_generations_only_grow() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
+    assert next_generation([], now) == "20260303T010000000000Z"
+    # a worker whose clock lags still writes after the generation already there
+    assert next_generation(["20260303T020000000000Z"], now) == "20260303T020000000001Z"
+
+
+KILLER = """
+import os, signal, sys
+from datetime import date
+from callcare.config import Settings
+from callcare.core.lake import Lake
+from callcare.steps import compact
+
+uri, endpoint, point, after = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+if uri.startswith("s3://"):
+    lake = Lake.from_settings(Settings(profile="aws", lake_uri=uri, s3_endpoint_url=endpoint, aws_region="eu-west-1"))
+else:
+    lake = Lake(uri)
+calls = 0
+def dying(real):
+    def wrapper(*args, **kwargs):
+        global calls
+        calls += 1
+        if calls > after:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(*args, **kwargs)
+    return wrapper
+if point == "write":
+    Lake.write_parquet = dying(Lake.write_parquet)
+else:
+    Lake.delete_if_unchanged = dying(Lake.delete_if_unchanged)
+compact.compact_before(lake, date(2026, 3, 3))
+"""
+
+
+# killed before the second partition's write, before the first delete, and among the deletes
+@pytest.mark.parametrize(("point", "after"), [("write", 1), ("deletes", 0), ("deletes", 5)])
+def test_sigkill_midway_leaves_each_row_counted_once_and_the_next_run_finishes(
+    lake, filled, point, after, request
+) -> None:
+    endpoint = request.getfixturevalue("moto_server") if lake.uri.startswith("s3://") else ""
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'plugins'}:{REPO}"}
+
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, lake.uri, endpoint, point, str(after)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert counted(lake) == filled
+    compact_before(lake, TODAY)
+    assert counted(lake) == filled
+    assert all(len(files(lake, t, d)) == 1 for t in ("calls", "turns", "summaries") for d in DAYS)
