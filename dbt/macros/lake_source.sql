@@ -27,7 +27,8 @@
             {%- for column in node.columns.values() %}
                 cast(null as {{ column.meta.duckdb_type }}) as {{ adapter.quote(column.name) }}
                 {%- if not loop.last %},{% endif %}
-            {%- endfor %}
+            {%- endfor %},
+                cast(null as varchar) as filename
             where false
         )
     {%- else -%}
@@ -40,4 +41,50 @@
     {%- set pattern = env_var('CALLCARE_LAKE_DIR', '../var/lake') ~ '/tables/' ~ table_name ~ '/*/*.parquet' -%}
     {%- set result = run_query("select count(*) from glob(" ~ dbt.string_literal(pattern) ~ ")") -%}
     {{ return(result.columns[0].values()[0]) }}
+{%- endmacro %}
+
+
+{#
+    The rows of a lake table that count: `from {{ current_lake_rows('calls') }}` in a staging model.
+
+    A partition can hold a call twice for a while: a per-call file beside the compacted file that
+    merged it (compaction writes before it deletes, and may be killed between), or a newer per-call
+    file written after the day was compacted (a reprocess, a re-summary). Each unit of the table
+    (the source's meta.file_unit: a call's rows; a call's summary version) is taken from one file
+    only, the best-ranked: a per-call file over a compacted one, then the later path (a compacted
+    file's generation sorts as text). The same rule as callcare.core.lake_generations.file_rank.
+    call_date leads the window's partition, so a filter on the day still prunes partitions.
+#}
+{% macro current_lake_rows(table_name) -%}
+    {%- set unit = ['call_id'] -%}
+    {%- if execute -%}
+        {%- set unit = graph.sources['source.callcare.lake.' ~ table_name].meta.file_unit -%}
+    {%- endif -%}
+    (
+        select * from (
+            select
+                lake_rows.*,
+                dense_rank() over (
+                    partition by lake_rows.call_date, {% for column in unit %}lake_rows.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
+                    order by
+                        case when {{ lake_file_path() }} like '%/compacted-%' then 1 else 0 end,
+                        {{ lake_file_path() }} desc
+                ) as lake_file_rank
+            from {{ lake_source(table_name) }} as lake_rows
+        ) as ranked
+        where lake_file_rank = 1
+    )
+{%- endmacro %}
+
+{# The path of the file a lake row was read from: Athena's hidden column; DuckDB's filename = true. #}
+{% macro lake_file_path() -%}
+    {{ return(adapter.dispatch('lake_file_path', 'callcare')()) }}
+{%- endmacro %}
+
+{% macro default__lake_file_path() -%}
+    "$path"
+{%- endmacro %}
+
+{% macro duckdb__lake_file_path() -%}
+    lake_rows.filename
 {%- endmacro %}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from callcare.names import DATE_PATTERN, LAKE_TABLES, PROMPT_VERSION_PATTERN
+from callcare.names import COMPACTED_FILE_PREFIX, DATE_PATTERN, LAKE_TABLES, PROMPT_VERSION_PATTERN
 
 # re.ASCII and fullmatch: `\d` would take other scripts' digits, and `$` a trailing newline
 _DATE = re.compile(DATE_PATTERN, re.ASCII)
@@ -63,7 +63,7 @@ def summary_key(call_date: str, call_id: str, prompt_version: str = "v1") -> str
 # A compacted file: one per table and day, `compacted-<generation>.parquet` beside the per-call files.
 # The generation is UTC time to the microsecond, so a later compaction sorts after an earlier one as
 # text; no call id may start with the prefix, so a file name alone says which kind it is.
-COMPACTED_PREFIX = "compacted-"
+COMPACTED_PREFIX = COMPACTED_FILE_PREFIX
 _GENERATION = re.compile(r"\d{8}T\d{12}Z", re.ASCII)
 
 

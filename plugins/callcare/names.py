@@ -69,6 +69,18 @@ SETTINGS_VARIABLE = "callcare_settings"
 # -- lake -----------------------------------------------------------------------------------------
 LAKE_TABLES = ("calls", "turns", "summaries", "metrics", "status_events")
 PARTITION_KEY = "call_date"
+# What one write of a table replaces whole: a call's rows (a call's summary version's, in summaries).
+# A partition may hold a unit in two files for a while (a per-call file beside a compacted one):
+# readers take each unit from one file only (callcare.core.lake_generations has the rule).
+LAKE_TABLE_UNITS: dict[str, tuple[str, ...]] = {
+    "calls": ("call_id",),
+    "turns": ("call_id",),
+    "summaries": ("call_id", "prompt_version"),
+    "metrics": ("call_id",),
+    "status_events": ("call_id",),
+}
+# a compacted file is `compacted-<generation>.parquet` in its partition; no call id starts so
+COMPACTED_FILE_PREFIX = "compacted-"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 # a prompt version becomes part of lake file names, so it is kept to safe characters
 PROMPT_VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.]{0,15}$"

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from callcare.core.context import CallFailed, Context
+from callcare.core.lake import Lake
 from callcare.core.registry import call_events, calls
 from callcare.dev import cli
 from callcare.dev.consistency import check
 from callcare.dev.samples import write_load_test_recording
-from callcare.lake_paths import raw_audio_key, table_key
+from callcare.lake_paths import partition_prefix, raw_audio_key, table_key
 from callcare.status import CallStatus
 from callcare.steps import ingest
 from callcare.steps import process as pipeline
+from callcare.steps.compact import compact_before
 
 
 def land(ctx: Context, name: str, content: bytes | None = None, seed: int = 0) -> str:
@@ -57,7 +62,45 @@ def test_a_missing_table_file_is_reported(finished: tuple[Context, str, str]) ->
     call_date = ctx.registry.get(done)["call_date"]
     ctx.lake.delete(table_key("turns", call_date, done))
     assert check(ctx.registry, ctx.lake).problems == [
-        f"{done}: no turns row ({table_key('turns', call_date, done)})"
+        f"{done}: no turns row (in {partition_prefix('turns', call_date)})"
+    ]
+
+
+def test_a_compacted_lake_is_consistent_even_with_a_killed_compactions_leftovers(
+    finished: tuple[Context, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compacted files hold the rows; per-call copies a killed run left beside them count once."""
+    ctx, done, _ = finished
+    call_date = ctx.registry.get(done)["call_date"]
+    with monkeypatch.context() as patched:  # compacted files written, nothing deleted yet
+        patched.setattr(Lake, "delete_if_unchanged", lambda *_: False)
+        compact_before(ctx.lake, date.fromisoformat(call_date) + timedelta(days=1))
+    assert len(ctx.lake.list_keys(partition_prefix("calls", call_date))) == 3
+    assert check(ctx.registry, ctx.lake, require_terminal=True).problems == []
+
+    compact_before(ctx.lake, date.fromisoformat(call_date) + timedelta(days=1))
+    assert len(ctx.lake.list_keys(partition_prefix("calls", call_date))) == 1
+    assert check(ctx.registry, ctx.lake, require_terminal=True).problems == []
+
+
+def test_in_a_compacted_lake_missing_and_unknown_calls_are_reported(
+    finished: tuple[Context, str, str],
+) -> None:
+    ctx, done, _ = finished
+    call_date = ctx.registry.get(done)["call_date"]
+    stranger = "c-00000000000000000000"
+    turns = ctx.lake.read_parquet(table_key("turns", call_date, done))
+    ctx.lake.delete(table_key("turns", call_date, done))
+    ctx.lake.write_parquet(
+        table_key("turns", call_date, stranger),
+        turns.set_column(0, "call_id", pa.array([stranger] * turns.num_rows)),
+    )
+    compact_before(ctx.lake, date.fromisoformat(call_date) + timedelta(days=1))
+    [compacted] = ctx.lake.list_keys(partition_prefix("turns", call_date))
+
+    assert check(ctx.registry, ctx.lake).problems == [
+        f"{done}: no turns row (in {partition_prefix('turns', call_date)})",
+        f"{compacted}: rows of call {stranger!r}, which the registry does not know",
     ]
 
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ lake_source('metrics') }}
+    select * from {{ current_lake_rows('metrics') }}
 
 ),
 

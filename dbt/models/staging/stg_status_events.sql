@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ lake_source('status_events') }}
+    select * from {{ current_lake_rows('status_events') }}
 
 ),
 

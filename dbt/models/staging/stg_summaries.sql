@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ lake_source('summaries') }}
+    select * from {{ current_lake_rows('summaries') }}
 
 ),
 

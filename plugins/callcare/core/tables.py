@@ -33,6 +33,7 @@ from typing import Any
 import pyarrow as pa
 
 from callcare.core.transcript import Transcript
+from callcare.names import LAKE_TABLE_UNITS
 
 PARTITION_KEY = "call_date"
 _DESCRIPTION = b"description"
@@ -200,7 +201,10 @@ class LakeTable:
     schema: pa.Schema
     description: str
     grain: tuple[str, ...]
-    unit: tuple[str, ...] = ("call_id",)
+
+    @property
+    def unit(self) -> tuple[str, ...]:
+        return LAKE_TABLE_UNITS[self.name]
 
 
 LAKE_TABLES: dict[str, LakeTable] = {
@@ -219,7 +223,6 @@ LAKE_TABLES: dict[str, LakeTable] = {
             "summaries",
             SUMMARIES_SCHEMA,
             "One row per call and prompt version; the call's current one is calls.prompt_version.",
-            ("call_id", "prompt_version"),
             ("call_id", "prompt_version"),
         ),
         LakeTable(

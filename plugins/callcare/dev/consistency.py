@@ -4,7 +4,9 @@ After a crash (a scheduler or worker killed mid-task) or a burst, an operator ne
 was anything lost, duplicated or left half-written? The registry is the record of truth; each of
 its calls must have an unbroken chain of outbox events ending at its status, at most one COMPLETED
 per attempt, and, once finished, the lake files and Parquet rows the warehouse reads. Lake files no
-call owns are reported too: they are what a lost registry write would leave behind.
+call owns are reported too: they are what a lost registry write would leave behind. A table's rows
+are read as every reader counts them: per-call files and the compacted file of a past day, each
+call taken from one file (core.lake_generations), so a compaction's leftovers never count twice.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from callcare.core.lake import Lake
+from callcare.core.lake_generations import read_partition
 from callcare.core.registry import Registry
-from callcare.lake_paths import TABLES, table_key
+from callcare.lake_paths import TABLES, compacted_generation, partition_prefix
 from callcare.status import TERMINAL, CallStatus
 
 # the per-call Parquet files publish writes for a COMPLETED call (record_failed_call writes the
@@ -59,12 +62,13 @@ def check(registry: Registry, lake: Lake, require_terminal: bool = False) -> Con
         report.unpublished_events += event["published_at"] is None
         report.completed_events += event["status"] == CallStatus.COMPLETED
     report.calls = len(calls)
+    partitions = Partitions(lake)
     for call_id, call in calls.items():
         report.by_status[call["status"]] += 1
         report.problems.extend(_event_problems(call, events_by_call.get(call_id, [])))
         if require_terminal and call["status"] not in TERMINAL:
             report.problems.append(f"{call_id}: still {call['status']}")
-        report.problems.extend(_lake_problems(call, lake))
+        report.problems.extend(_lake_problems(call, lake, partitions))
     report.problems.extend(_orphans(calls, lake))
     return report
 
@@ -99,7 +103,7 @@ def _event_problems(call: dict[str, Any], events: list[dict[str, Any]]) -> list[
     return problems
 
 
-def _lake_problems(call: dict[str, Any], lake: Lake) -> list[str]:
+def _lake_problems(call: dict[str, Any], lake: Lake, partitions: Partitions) -> list[str]:
     call_id, call_date, status = call["call_id"], call["call_date"], call["status"]
     problems = []
     uris = {"audio": call["audio_uri"]}
@@ -114,15 +118,30 @@ def _lake_problems(call: dict[str, Any], lake: Lake) -> list[str]:
         problems.append(f"{call_id}: FAILED without a reason")
     tables = {CallStatus.COMPLETED: COMPLETED_TABLES, CallStatus.FAILED: FAILED_TABLES}.get(status, ())
     for table in tables:
-        key = table_key(table, call_date, call_id)
-        if not lake.exists(key):
-            problems.append(f"{call_id}: no {table} row ({key})")
+        counted = partitions.rows(table, call_date).get(call_id)
+        if not counted:
+            problems.append(f"{call_id}: no {table} row (in {partition_prefix(table, call_date)})")
             continue
-        if table == "calls":
-            rows = pq.read_table(lake.path(key), filesystem=lake.fs, columns=["call_id", "status"])
-            if rows.num_rows != 1 or rows.column("status")[0].as_py() != status:
-                problems.append(f"{call_id}: its calls row does not show one {status} row")
+        if table == "calls" and [row["status"] for row in counted] != [status]:
+            problems.append(f"{call_id}: its calls row does not show one {status} row")
     return problems
+
+
+class Partitions:
+    """Each table and day's rows as readers count them (per-call and compacted files, one rule:
+    core.lake_generations), read once per partition and kept by call id."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+        self._rows: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+
+    def rows(self, table: str, call_date: str) -> dict[str, list[dict[str, Any]]]:
+        if (table, call_date) not in self._rows:
+            by_call: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for row in read_partition(self.lake, table, call_date).to_pylist():
+                by_call[row["call_id"]].append(row)
+            self._rows[(table, call_date)] = by_call
+        return self._rows[(table, call_date)]
 
 
 def _orphans(calls: dict[str, dict[str, Any]], lake: Lake) -> list[str]:
@@ -130,6 +149,13 @@ def _orphans(calls: dict[str, dict[str, Any]], lake: Lake) -> list[str]:
     problems = []
     for prefix in ("raw-audio/", "transcripts/", "summaries/", "tables/"):
         for key in lake.list_keys(prefix):
+            if compacted_generation(key) is not None:  # many calls' rows: check each row's call
+                ids = pq.read_table(lake.path(key), filesystem=lake.fs, columns=["call_id"])
+                unknown = sorted(set(ids.column("call_id").to_pylist()) - calls.keys())
+                problems.extend(
+                    f"{key}: rows of call {c!r}, which the registry does not know" for c in unknown
+                )
+                continue
             call_id = _call_id_prefix(key.rsplit("/", 1)[-1], calls)
             if call_id not in calls:
                 problems.append(f"{key}: in the lake, but no call {call_id!r} in the registry")

@@ -147,6 +147,8 @@ def dbt_sources() -> dict[str, Any]:
             {
                 "name": t.name,
                 "description": f"{t.description} Grain: {', '.join(t.grain)}.",
+                # what one write replaces whole: readers take each unit from one file (lake_generations)
+                "meta": {"file_unit": list(t.unit)},
                 "columns": [
                     {
                         "name": f.name,
@@ -172,7 +174,7 @@ def dbt_sources() -> dict[str, Any]:
                 "meta": {
                     "external_location": (
                         "read_parquet('{{ env_var('CALLCARE_LAKE_DIR', '../var/lake') }}/tables/{name}/*/*.parquet', "
-                        "hive_partitioning = true, union_by_name = true)"
+                        "hive_partitioning = true, union_by_name = true, filename = true)"
                     )
                 },
                 "tables": tables,

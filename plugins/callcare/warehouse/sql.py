@@ -16,12 +16,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from callcare.names import LAKE_TABLES
+from callcare.names import COMPACTED_FILE_PREFIX, LAKE_TABLE_UNITS, LAKE_TABLES
 
 if TYPE_CHECKING:
     from callcare.config import Settings
 
 OUTPUT_FORMATS = ("table", "csv", "json")
+
+
+def current_rows_sql(table: str, pattern: str) -> str:
+    """The rows of a lake table that count, as dbt's staging models read them (macro
+    current_lake_rows; the rule is callcare.core.lake_generations'): each unit from one file, a
+    per-call file over a compacted one, then the later path."""
+    partition = ", ".join(["call_date", *LAKE_TABLE_UNITS[table]])
+    compacted = _literal(f"%/{COMPACTED_FILE_PREFIX}%")
+    return (
+        "select * exclude (filename, lake_file_rank) from ("
+        f"select *, dense_rank() over (partition by {partition} order by "
+        f"case when filename like {compacted} then 1 else 0 end, filename desc) as lake_file_rank "
+        f"from read_parquet({_literal(pattern)}, hive_partitioning = true, union_by_name = true, "
+        "filename = true)) where lake_file_rank = 1"
+    )
 
 
 def query_args(settings: Settings) -> list[str]:
@@ -98,10 +113,7 @@ def _duckdb_main(argv: Sequence[str]) -> int:
         for name in LAKE_TABLES:
             pattern = f"{args.lake}/tables/{name}/*/*.parquet"
             if con.execute("select count(*) from glob(?)", [pattern]).fetchone()[0]:
-                con.execute(
-                    f"create view lake.main.{name} as select * from read_parquet({_literal(pattern)}, "
-                    "hive_partitioning = true, union_by_name = true)"
-                )
+                con.execute(f"create view lake.main.{name} as {current_rows_sql(name, pattern)}")
     con.execute(f"set search_path = {_literal(','.join(schemas))}")
 
     try:
