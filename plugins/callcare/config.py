@@ -62,7 +62,9 @@ class Settings:
     inbox_dir: Path | None = None
     lake_uri: str | None = None
     registry_url: str | None = None
-    stt_engine: str = "pocketsphinx"
+    # local profile only (the aws profile runs Amazon Transcribe): Whisper tiny.en, shipped in a
+    # package (requirements-models.txt); "pocketsphinx" is the fallback that needs no extra install
+    stt_engine: str = "faster-whisper:tiny.en"
     summary_backend: str = "offline"
     # 2-channel audio: which channel carries the agent ("0" = left, "1" = right)
     agent_channel: int = 0

