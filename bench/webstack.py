@@ -204,14 +204,14 @@ def seed_calls(
     """`count` calls over the last `days` days: 96 % COMPLETED, 3 % FAILED, 1 % still in the pipeline.
 
     Weekdays get more calls than weekends, 40 agents, customer ids from a large pool; each completed
-    call has its own documents in the lake, its four outbox events and its search index row (built
-    with the app's own text functions, as the indexer would). `assign_share` of the completed calls
+    call has its own documents in the lake, its four outbox events and its search document row (built
+    with the app's own text function, as the indexer would; the database's triggers index it). `assign_share` of the completed calls
     are assigned round-robin to the caseworkers, by the supervisor.
     """
     import sqlalchemy as sa
     from callcare.config import Settings
     from callcare.core.registry import call_events, calls, make_engine
-    from callcare_web.search_index import summary_text, transcript_text
+    from callcare_web.search_index import document_fields
     from callcare_web.tables import assignments, search_docs
 
     started = time.perf_counter()
@@ -312,8 +312,8 @@ def seed_calls(
                 {
                     "call_id": call_id,
                     "source": f"{suri}|{turi}",
-                    "summary_text": summary_text(summary),
-                    "transcript_text": transcript_text(transcript),
+                    "event_id": None,
+                    **document_fields(call_id, agent_id, customer_id, summary, transcript),
                     "indexed_at": stamps[3],
                 }
             )

@@ -78,6 +78,7 @@ class World:
 def seed_world(home: Path, **extra: str) -> tuple[World, Any]:
     """Seed `home`, create the app once (tables, roles, admin), add users and assignments."""
     import sqlalchemy as sa
+    from callcare_web import search_index
     from callcare_web.app import create_app
     from callcare_web.cli import ensure_admin
     from callcare_web.config import WebSettings
@@ -112,6 +113,8 @@ def seed_world(home: Path, **extra: str) -> tuple[World, Any]:
                         )
                     )
             conn.execute(sa.text("SELECT 1"))
+        # what the app's search catch-up does in the background at its first search (search_index)
+        search_index.reconcile(engine, web.core)
     return world, app
 
 

@@ -148,12 +148,22 @@ def test_filters_and_search(app: Any, world: World, token_for: Any) -> None:
         for c in world.calls
         if c.call_id in ids(f"date_from={target.call_date}&date_to={target.call_date}")
     )
-    # words from the transcript, and from the summary only
+
+    # words from the transcript, and from the summary only: searched with POST, terms in the body
+    def found(q: str) -> list[str]:
+        response = client.post("/api/v1/calls/search", json={"q": q, "page_size": 100}, headers=auth(token))
+        assert response.status_code == 200, response.get_json()
+        return [c["call_id"] for c in response.get_json()["result"]]
+
     word = target.dialogue["turns"][1]["text"].split()[-1].strip(".,?!").lower()
-    assert target.call_id in ids(f"q={word}")
+    assert target.call_id in found(word)
     phrase = target.dialogue["truth"]["issue_sentence"].split()[:4]
-    assert target.call_id in ids("q=" + "+".join(phrase))
-    assert ids("q=zzzyxq-no-such-word") == []
+    assert target.call_id in found(" ".join(phrase))
+    assert found("zzzyxq-no-such-word") == []
+    # a search in the query string is refused: query strings are written to access logs
+    refused = client.get(f"/api/v1/calls/?q={word}", headers=auth(token))
+    assert refused.status_code == 400
+    assert "POST /api/v1/calls/search" in refused.get_json()["message"]
     # assignee filter, sorting, paging
     assert sorted(ids("assignee=" + str(world.user_ids["cw1"]))) == sorted(world.assigned["cw1"])
     assert set(ids("assignee=none")).isdisjoint(world.assigned["cw1"] + world.assigned["cw2"])
@@ -210,21 +220,31 @@ def test_openapi_is_served(app: Any, token_for: Any) -> None:
     assert {"401", "403", "404"} <= set(paths["/api/v1/calls/{call_id}"]["get"]["responses"])
 
 
-def test_a_search_counts_up_to_the_cap_and_says_so(
+def test_a_search_count_is_exact_below_the_sample_and_an_estimate_past_it(
     app: Any, world: World, token_for: Any, monkeypatch: Any
 ) -> None:
     from callcare_web import queries
 
     client = app.test_client()
     token = token_for("sam")
+
+    def search(q: str, **filters: Any) -> dict[str, Any]:
+        body = {"q": q, "page_size": 100, **filters}
+        response = client.post("/api/v1/calls/search", json=body, headers=auth(token))
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
     everything = client.get("/api/v1/calls/?status=COMPLETED", headers=auth(token)).get_json()
-    assert everything["count_is_lower_bound"] is False
+    assert (everything["count_is_estimate"], everything["count_is_lower_bound"]) == (False, False)
     completed = everything["count"]
-    monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", 2)
-    # every completed call's transcript has the agent's turns: a common word matches them all
-    capped = client.get("/api/v1/calls/?q=the&page_size=100", headers=auth(token)).get_json()
-    assert completed > 2
-    assert (capped["count"], capped["count_is_lower_bound"]) == (2, True)
-    assert len(capped["result"]) > 2  # the cap bounds the count, not the results
-    listed = client.get("/api/v1/calls/?page_size=100", headers=auth(token)).get_json()
-    assert listed["count_is_lower_bound"] is False and listed["count"] >= completed
+    # every completed call's transcript has the agent's turns: "you" matches them all
+    exact = search("you")
+    assert (exact["count"], exact["count_is_estimate"]) == (completed, False)
+    monkeypatch.setattr(queries, "SEARCH_COUNT_SAMPLE", 2)
+    estimated = search("you")
+    assert estimated["count_is_estimate"] is True
+    assert estimated["count"] == completed  # every sampled match passed: scaled to the index's total
+    assert len(estimated["result"]) == completed  # the estimate is the count's, never the results'
+    negative = search("you", sentiment="Negative")
+    assert negative["count_is_estimate"] is True
+    assert 0 <= negative["count"] <= completed

@@ -1,7 +1,8 @@
 """The REST API (JWT from FAB's security API): calls, transcripts, summaries, audio, assignment.
 
     POST /api/v1/security/login {"username": ..., "password": ..., "provider": "db", "refresh": true}
-    GET  /api/v1/calls/?status=COMPLETED&sentiment=Negative&q=refund&page=1&page_size=25
+    GET  /api/v1/calls/?status=COMPLETED&sentiment=Negative&page=1&page_size=25
+    POST /api/v1/calls/search {"q": "refund", "status": "COMPLETED", "page": 1}   (terms in the body)
     GET  /api/v1/calls/<call_id>            .../transcript   .../summary   .../audio
     PUT  /api/v1/calls/<call_id>/assignment {"user_id": 3 | null}      (supervisors)
 
@@ -21,7 +22,7 @@ from flask_appbuilder.security.decorators import protect
 
 from callcare_web import audit, commands, documents, media, queries
 from callcare_web.errors import Forbidden, Invalid, NotAssignable, NotFound, NotInLake
-from callcare_web.filters import Filters
+from callcare_web.filters import Filters, clean_terms
 from callcare_web.search_index import catch_up
 from callcare_web.security import CALLS, CALLS_API
 
@@ -92,6 +93,7 @@ class CallsApi(BaseApi):
     allow_browser_login = False
     method_permission_name = {  # noqa: RUF012 (FAB reads it as a class attribute)
         "get_list": "list",
+        "search": "list",
         "get": "show",
         "transcript": "show",
         "summary": "show",
@@ -119,7 +121,9 @@ class CallsApi(BaseApi):
           operationId: list_calls
           description: >-
             Calls, newest first unless `sort` says otherwise. Caseworkers get the calls assigned
-            to them; supervisors and admins get every call.
+            to them; supervisors and admins get every call. Searching is `POST /calls/search`, with
+            the terms in the body: a `q` here is refused (400), since query strings are written to
+            access logs.
           parameters:
           - {in: query, name: status, schema: {type: string, enum: [UPLOADED, TRANSCRIBING, SUMMARIZING, COMPLETED, FAILED]}}
           - {in: query, name: date_from, schema: {type: string, format: date}}
@@ -128,8 +132,7 @@ class CallsApi(BaseApi):
           - {in: query, name: category, schema: {type: string}}
           - {in: query, name: agent, schema: {type: string}}
           - {in: query, name: assignee, schema: {type: string, pattern: '^(me|none|[0-9]{1,9})$'}, description: "me, none or a user id"}
-          - {in: query, name: q, schema: {type: string}, description: "words searched in summaries and transcripts"}
-          - {in: query, name: sort, schema: {type: string, enum: [created, updated, date, status, sentiment, category, agent, duration, assignee]}}
+          - {in: query, name: sort, schema: {type: string, enum: [created, updated, date, status, sentiment, category, agent, duration, assignee, relevance]}}
           - {in: query, name: dir, schema: {type: string, enum: [asc, desc]}}
           - {in: query, name: page, schema: {type: integer, minimum: 1, maximum: 10000}}
           - {in: query, name: page_size, schema: {type: integer, minimum: 1, maximum: 100}}
@@ -142,7 +145,8 @@ class CallsApi(BaseApi):
                     type: object
                     properties:
                       count: {type: integer}
-                      count_is_lower_bound: {type: boolean, description: "a search counts at most 1,000 matches"}
+                      count_is_lower_bound: {type: boolean, description: "always false (kept for older clients)"}
+                      count_is_estimate: {type: boolean, description: "false: a list's count is exact"}
                       page: {type: integer}
                       page_size: {type: integer}
                       result: {type: array, items: {type: object, properties: {call_id: {type: string}}}}
@@ -174,22 +178,123 @@ class CallsApi(BaseApi):
         empty = [name for name in TYPED_ARGUMENTS if request.args.get(name, None) == ""]
         if empty:
             return self.response_400(message=f"empty value for {', '.join(empty)}")
+        if "q" in request.args:
+            return self.response_400(
+                message="search with POST /api/v1/calls/search and the terms in the body: "
+                "a query string is written to access logs"
+            )
         filters = Filters.parse(request.args, page_size=settings.page_size)
         if filters.errors:
             return self.response_400(message="; ".join(filters.errors))
+        return self._page(filters)
+
+    def _page(self, filters: Filters) -> Any:
         if filters.q:
-            catch_up(_engine(), settings.core)
+            catch_up(_engine(), current_app.config["CALLCARE_WEB"].core)
         with _engine().connect() as conn:
             page = queries.list_calls(conn, _viewer(), filters)
         audit.record("list", via="api", count=len(page.rows))
+        result = []
+        for row in page.rows:
+            item = serialize(row)
+            if filters.q:
+                item["snippet"] = str(row.get("snippet") or "")
+            result.append(item)
         return self.response(
             200,
             count=page.total,
-            count_is_lower_bound=page.total_is_lower_bound,
+            count_is_lower_bound=False,
+            count_is_estimate=page.total_is_estimate,
             page=page.page,
             page_size=page.page_size,
-            result=[serialize(r) for r in page.rows],
+            result=result,
         )
+
+    @expose("/search", methods=["POST"])
+    @protect()
+    @safe
+    def search(self) -> Any:
+        """Search the calls the user may see, best matches first
+        ---
+        post:
+          operationId: search_calls
+          description: >-
+            Full-text search of the issue sentence, the other summary fields, the transcript and the
+            call, agent and customer ids, in the database's own index (FTS5 on SQLite, tsvector on
+            PostgreSQL), combined with the list's filters. The terms travel in the body, never in
+            the URL. Each whitespace-separated term is searched as the words it holds, in order;
+            all terms must match; nothing in them is query syntax. `sort` defaults to relevance.
+            `count` is exact up to a few thousand index matches, past that an estimate
+            (`count_is_estimate`).
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  additionalProperties: false
+                  required: [q]
+                  properties:
+                    q: {type: string, maxLength: 200, description: "words searched"}
+                    status: {type: string, enum: [UPLOADED, TRANSCRIBING, SUMMARIZING, COMPLETED, FAILED]}
+                    date_from: {type: string, format: date}
+                    date_to: {type: string, format: date}
+                    sentiment: {type: string, enum: [Positive, Neutral, Negative]}
+                    category: {type: string}
+                    agent: {type: string}
+                    assignee: {type: string, pattern: '^(me|none|[0-9]{1,9})$', description: "me, none or a user id"}
+                    sort: {type: string, enum: [relevance, created, updated, date, status, sentiment, category, agent, duration, assignee]}
+                    dir: {type: string, enum: [asc, desc]}
+                    page: {type: integer, minimum: 1, maximum: 10000}
+                    page_size: {type: integer, minimum: 1, maximum: 100}
+          responses:
+            200:
+              description: A page of matching calls, each with a highlighted snippet
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      count: {type: integer}
+                      count_is_estimate: {type: boolean, description: "count scaled from a sample of the matches"}
+                      count_is_lower_bound: {type: boolean, description: "always false (kept for older clients)"}
+                      page: {type: integer}
+                      page_size: {type: integer}
+                      result:
+                        type: array
+                        items:
+                          type: object
+                          properties:
+                            call_id: {type: string}
+                            snippet: {type: string, description: "HTML: the text escaped, matched words in <mark>"}
+              links:
+                GetFirstFound:
+                  operationId: get_call
+                  parameters: {call_id: '$response.body#/result/0/call_id'}
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+        """
+        settings = current_app.config["CALLCARE_WEB"]
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("q"), str):
+            return self.response_400(message='body must be a JSON object with "q", a string')
+        args: dict[str, str] = {}
+        for name in (*TYPED_ARGUMENTS, "category", "agent"):
+            value = body.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                return self.response_400(message=f"{name} must be a string or a whole number")
+            if value == "" and name in TYPED_ARGUMENTS:
+                return self.response_400(message=f"empty value for {name}")
+            args[name] = str(value)
+        filters = Filters.parse(args, page_size=settings.page_size)
+        if filters.errors:
+            return self.response_400(message="; ".join(filters.errors))
+        filters.use_search(clean_terms(body["q"]))
+        return self._page(filters)
 
     @expose("/<call_id>", methods=["GET"])
     @protect()

@@ -18,7 +18,7 @@ from flask_appbuilder.const import AUTH_DB, AUTH_OAUTH
 from flask_appbuilder.models.sqla.base import SQLA
 from flask_wtf.csrf import CSRFProtect
 
-from callcare_web import schema
+from callcare_web import schema, search_index
 from callcare_web.config import ROLE_ADMIN, ROLE_PUBLIC, WebSettings
 from callcare_web.security import FAB_ROLES, CallcareSecurityApi, CallcareSecurityManager, password_policy
 
@@ -117,6 +117,7 @@ def create_app(web: WebSettings | None = None, **overrides: Any) -> Flask:
         # FAB's ab_* tables as FAB makes them, then the web tables through their migrations (never
         # create_all: that would not change a table that exists); FAB's own check then finds ab_user
         schema.upgrade(db.engine)
+        search_index.start(db.engine)  # the search catch-up reads the outbox from here on
         appbuilder = AppBuilder(security_manager_class=CallcareSecurityManager)
         appbuilder.init_app(app, db.session)
         _register(app, appbuilder, csrf)

@@ -15,13 +15,31 @@ from callcare.status import CallStatus
 
 STATUSES = tuple(s.value for s in CallStatus)
 SENTIMENTS = ("Positive", "Neutral", "Negative")
-# the orders a list can take (queries.SORT_COLUMNS says which column each one means)
-SORTS = ("created", "updated", "date", "status", "sentiment", "category", "agent", "duration", "assignee")
+# the orders a list can take (queries.SORT_COLUMNS says which column each one means); a search's
+# default is relevance, a list's is created (relevance without a search lists by created)
+RELEVANCE = "relevance"
+SORTS = (
+    "created",
+    "updated",
+    "date",
+    "status",
+    "sentiment",
+    "category",
+    "agent",
+    "duration",
+    "assignee",
+    RELEVANCE,
+)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _WHOLE = re.compile(r"^[0-9]+$")
 _ASSIGNEE = re.compile(r"^(me|none|[0-9]{1,9})$")
 # the last page a list goes to (25 000 calls at 25 a page; searches and filters narrow past that)
 MAX_PAGE = 10_000
+
+
+def clean_terms(raw: str | None) -> str:
+    """Search terms as searched: whitespace collapsed, at most 200 characters."""
+    return " ".join((raw or "").split())[:200]
 
 
 def _is_date(value: str) -> bool:
@@ -42,11 +60,13 @@ class Filters:
     agent: str = ""
     assignee: str = ""  # "", "me", "none" or a user id
     q: str = ""
+    search: str = ""  # the pages' handle on a search kept in the session (the terms stay out of URLs)
     sort: str = "created"
     direction: str = "desc"
     page: int = 1
     page_size: int = 25
     errors: list[str] = field(default_factory=list)
+    sort_given: bool = False
 
     @classmethod
     def parse(cls, args: Any, page_size: int = 25, max_page_size: int = 100) -> Filters:
@@ -73,12 +93,13 @@ class Filters:
             f.errors.append("assignee must be me, none or a user id")
             assignee = ""
         f.assignee = assignee
-        f.q = " ".join((args.get("q") or "").split())[:200]
-        sort = (args.get("sort") or "created").strip()
-        if sort not in SORTS:
+        f.q = clean_terms(args.get("q"))
+        sort = (args.get("sort") or "").strip()
+        if sort and sort not in SORTS:
             f.errors.append(f"sort must be one of {', '.join(SORTS)}")
-            sort = "created"
-        f.sort = sort
+            sort = ""
+        f.sort_given = bool(sort)
+        f.sort = sort or f.default_sort
         direction = (args.get("dir") or "desc").strip().lower()
         if direction not in ("asc", "desc"):
             f.errors.append("dir must be asc or desc")
@@ -106,8 +127,24 @@ class Filters:
             return min(max(value, low), high)
         return value
 
+    @property
+    def default_sort(self) -> str:
+        return RELEVANCE if self.q else "created"
+
+    def use_search(self, q: str, handle: str = "") -> None:
+        """Search for `q` (read from the session or a request body after parsing): relevance first,
+        unless the request asked for an order."""
+        self.q = clean_terms(q)
+        self.search = handle if self.q else ""
+        if not self.sort_given:
+            self.sort = self.default_sort
+
     def query_args(self, **changes: Any) -> dict[str, Any]:
-        """The non-default parameters (for links that keep the current filters)."""
+        """The non-default parameters (for links that keep the current filters).
+
+        A search goes by its handle (`search`), never its terms: links end up in access logs and
+        browser history (security review L8).
+        """
         values = {
             "status": self.status,
             "date_from": self.date_from,
@@ -116,8 +153,8 @@ class Filters:
             "category": self.category,
             "agent": self.agent,
             "assignee": self.assignee,
-            "q": self.q,
-            "sort": self.sort if self.sort != "created" else "",
+            "search": self.search,
+            "sort": self.sort if self.sort != self.default_sort else "",
             "dir": self.direction if self.direction != "desc" else "",
             "page": self.page if self.page != 1 else "",
         }

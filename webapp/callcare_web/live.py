@@ -26,7 +26,7 @@ from simple_websocket import ConnectionClosed
 
 from callcare_web import sessions
 from callcare_web.queries import latest_cursor
-from callcare_web.search_index import index_pending
+from callcare_web.search_index import catch_up
 from callcare_web.security import CALLS
 from callcare_web.tables import assignments, audit
 
@@ -222,10 +222,9 @@ class LiveHub:
                 self.cursor["event"] = max(self.cursor["event"], m["event_id"])
             else:
                 self.cursor["audit"] = max(self.cursor["audit"], m["audit_id"])
-        if any(
-            m["type"] == "call" and (m["status"] == "COMPLETED" or m["event"] != "status") for m in messages
-        ):
-            index_pending(engine, self.app.config["CALLCARE_WEB"].core)
+        if any(m["type"] == "call" and m["status"] == "COMPLETED" for m in messages):
+            # a completed or re-summarized call: searchable before anyone searches (search_index)
+            catch_up(engine, self.app.config["CALLCARE_WEB"].core)
         with self.lock:
             subscribers = list(self.subscribers)
         for sub in subscribers:

@@ -39,12 +39,23 @@ class CallOverride(Model):
 
 
 class SearchDoc(Model):
-    """Lower-cased summary and transcript text of a call, for full-text search in the list."""
+    """A completed call's searchable text, by field, as the search index reads it (callcare_web.search_index).
+
+    The database's own full-text index is built over these rows by triggers the migration creates
+    (0005): an FTS5 table on SQLite, a tsvector table with a GIN index on PostgreSQL, both named
+    `web_search_fts` and kept out of the models on purpose (each dialect's is its own).
+    `id` is the FTS rowid: an explicit INTEGER PRIMARY KEY, because VACUUM may renumber an implicit
+    rowid and an external-content FTS5 table would then point at the wrong rows.
+    """
 
     __tablename__ = "web_search_doc"
-    call_id = Column(String(64), primary_key=True)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    call_id = Column(String(64), nullable=False, unique=True, index=True)
     source = Column(String(4200), nullable=False)  # the URIs the text came from: re-index when they change
-    summary_text = Column(Text, nullable=False, default="")
+    event_id = Column(Integer, index=True)  # the outbox event the text is as of (search catch-up's cursor)
+    ids_text = Column(Text, nullable=False, default="")  # call id, agent id, customer id
+    issue_text = Column(Text, nullable=False, default="")  # the summary's issue sentence
+    summary_text = Column(Text, nullable=False, default="")  # the summary's other fields
     transcript_text = Column(Text, nullable=False, default="")
     indexed_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 

@@ -8,6 +8,7 @@ source of every list. A caseworker sees only the calls assigned to them; a user 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -15,15 +16,23 @@ from typing import Any
 
 import sqlalchemy as sa
 from callcare.core.registry import call_events, calls
+from markupsafe import Markup, escape
 from sqlalchemy.engine import Connection
 
 from callcare_web.errors import Forbidden, NotFound
-from callcare_web.filters import SORTS, Filters
+from callcare_web.filters import RELEVANCE, SORTS, Filters
+from callcare_web.search_index import MARK_END, MARK_START
 from callcare_web.tables import assignee_user, assignments, audit, overrides, search_docs, users
 
 MAX_TERMS = 8
-SEARCH_COUNT_CAP = 1000
+# a search counts the matches that pass the filters among this many index matches: exact when the
+# index has no more, else scaled to the index's total and shown as an estimate
+SEARCH_COUNT_SAMPLE = 2000
 FACETS_TTL_S = 60.0
+SNIPPET_WORDS = 16
+# a term with none of these has no word for either index's tokenizer to find
+_WORD = re.compile(r"[^\W_]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 SORT_COLUMNS: dict[str, Any] = {
     "created": calls.c.created_at,
@@ -35,6 +44,7 @@ SORT_COLUMNS: dict[str, Any] = {
     "agent": calls.c.agent_id,
     "duration": calls.c.duration_s,
     "assignee": assignee_user.c.username,
+    RELEVANCE: None,  # the search's rank (Search.rank); without a search, "created"
 }
 assert tuple(SORT_COLUMNS) == SORTS, "every sort the filters accept needs its column"
 LIST_COLUMNS = (
@@ -71,45 +81,198 @@ class Page:
     page: int
     page_size: int
 
-    total_is_lower_bound: bool = False  # a search counts up to SEARCH_COUNT_CAP matches
+    total_is_estimate: bool = False  # a search past SEARCH_COUNT_SAMPLE index matches: scaled, not counted
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.page_size))
 
 
-def _base(viewer: Viewer, *columns: Any) -> sa.Select:
-    """The calls the viewer may see; with `columns`, only those (a count needs no user names)."""
-    query = sa.select(*(columns or LIST_COLUMNS)).select_from(calls)
+def _base(viewer: Viewer, *columns: Any, search: Search | None = None, source: Any = None) -> sa.Select:
+    """The calls the viewer may see; with `columns`, only those (a count needs no user names).
+
+    A search starts from the index's matches (the text index drives the plan: it is the selective
+    part) and joins the calls they are; everything else is the same query as the list's.
+    """
+    if source is None:
+        source = calls if search is None else search.joined()
+    query = sa.select(*(columns or LIST_COLUMNS)).select_from(source)
     query = query.outerjoin(assignments, assignments.c.call_id == calls.c.call_id)
     if not columns:
         query = query.outerjoin(assignee_user, assignee_user.c.id == assignments.c.user_id)
     if not viewer.can_all:
         query = query.where(assignments.c.user_id == viewer.user_id)
+    if search is not None:
+        query = query.where(search.matches())
     return query
 
 
-def _search_clause(q: str) -> Any:
-    terms = [t.lower() for t in q.split()][:MAX_TERMS]
-    clauses = []
-    for term in terms:
-        direct = [
-            sa.func.lower(col).contains(term, autoescape=True)
-            for col in (calls.c.call_id, calls.c.agent_id, calls.c.customer_id, calls.c.category)
-        ]
-        text = sa.exists().where(
-            search_docs.c.call_id == calls.c.call_id,
-            sa.or_(
-                search_docs.c.summary_text.contains(term, autoescape=True),
-                search_docs.c.transcript_text.contains(term, autoescape=True),
-            ),
+def search_phrases(q: str) -> list[str]:
+    """The user's terms as index phrases: each whitespace-separated term that holds a letter or digit.
+
+    A term goes to the database as text for the index's own tokenizer, never as query syntax: inside
+    a quoted FTS5 phrase (its quotes doubled) on SQLite, through phraseto_tsquery on PostgreSQL. So
+    quotes, *, -, NEAR, OR, parentheses and backslashes are plain characters, and the term is split
+    into words exactly as the documents were ("AGT-1037" is the phrase the index made of "AGT-1037").
+    Control characters are dropped (PostgreSQL refuses NUL in text).
+    """
+    phrases = []
+    for term in _CONTROL.sub(" ", q).split():
+        if _WORD.search(term):
+            phrases.append(term)
+    return phrases[:MAX_TERMS]
+
+
+class Search:
+    """A full-text search in the database's own index (migration 0005 builds it per dialect)."""
+
+    def __init__(self, phrases: list[str]) -> None:
+        self.phrases = phrases
+
+    @staticmethod
+    def for_dialect(dialect: str, q: str) -> Search:
+        phrases = search_phrases(q)
+        if dialect == "sqlite":
+            return SqliteSearch(phrases)
+        if dialect == "postgresql":
+            return PostgresSearch(phrases)
+        raise NotImplementedError(f"full-text search on {dialect}")
+
+    def joined(self) -> Any:
+        """The index, its documents and their calls, for _base's FROM."""
+        raise NotImplementedError
+
+    def matches(self) -> Any:
+        raise NotImplementedError
+
+    def rank(self) -> Any:
+        """An ORDER BY term: the best match first."""
+        raise NotImplementedError
+
+    def index_matches(self, limit: int) -> sa.Select:
+        """Ids of the documents the index matches, unfiltered, at most `limit`."""
+        raise NotImplementedError
+
+    def index_total(self, conn: Connection) -> int:
+        """How many documents the index matches (SQLite counts them; PostgreSQL's planner estimates)."""
+        raise NotImplementedError
+
+    def snippets(self, conn: Connection, doc_ids: list[int]) -> dict[int, Markup]:
+        raise NotImplementedError
+
+
+def _markup(text: str | None) -> Markup:
+    """The snippet escaped, its markers turned into <mark> (the indexed text never holds them)."""
+    escaped = str(escape(text or ""))
+    return Markup(escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
+
+
+_sqlite_fts = sa.table("web_search_fts", sa.column("rowid", sa.Integer))
+
+
+class SqliteSearch(Search):
+    """FTS5: each phrase quoted (its words in order), the phrases ANDed; bm25 weighs the columns
+    ids 10, issue sentence 5, other summary fields 2, transcript 1."""
+
+    WEIGHTS = "10.0, 5.0, 2.0, 1.0"
+
+    def match_query(self) -> str:
+        return " ".join('"' + phrase.replace('"', '""') + '"' for phrase in self.phrases)
+
+    def _match(self) -> Any:
+        return sa.text("web_search_fts MATCH :fts_query").bindparams(fts_query=self.match_query())
+
+    def joined(self) -> Any:
+        return _sqlite_fts.join(search_docs, search_docs.c.id == _sqlite_fts.c.rowid).join(
+            calls, calls.c.call_id == search_docs.c.call_id
         )
-        clauses.append(sa.or_(*direct, text))
-    return sa.and_(*clauses)
+
+    def matches(self) -> Any:
+        return self._match()
+
+    def rank(self) -> Any:
+        return sa.literal_column(f"bm25(web_search_fts, {self.WEIGHTS})").asc()
+
+    def index_matches(self, limit: int) -> sa.Select:
+        return sa.select(_sqlite_fts.c.rowid.label("doc_id")).where(self._match()).limit(limit)
+
+    def index_total(self, conn: Connection) -> int:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).select_from(_sqlite_fts).where(self._match())
+            ).scalar_one()
+        )
+
+    def snippets(self, conn: Connection, doc_ids: list[int]) -> dict[int, Markup]:
+        if not doc_ids:
+            return {}
+        snippet = sa.literal_column(
+            f"snippet(web_search_fts, -1, '{MARK_START}', '{MARK_END}', '…', {SNIPPET_WORDS})"
+        )
+        query = sa.select(_sqlite_fts.c.rowid, snippet).where(self._match(), _sqlite_fts.c.rowid.in_(doc_ids))
+        return {row[0]: _markup(row[1]) for row in conn.execute(query)}
 
 
-def filtered(viewer: Viewer, f: Filters, *columns: Any) -> sa.Select:
-    query = _base(viewer, *columns)
+_pg_fts = sa.table("web_search_fts", sa.column("doc_id", sa.Integer), sa.column("document"))
+
+
+class PostgresSearch(Search):
+    """A tsvector per document, weighted A ids, B issue sentence, C summary, D transcript; each phrase
+    through phraseto_tsquery (plain text, no syntax), the phrases ANDed; ts_rank, length-normalized."""
+
+    CONFIG = "english"
+
+    def tsquery(self) -> Any:
+        parts = [sa.func.phraseto_tsquery(self.CONFIG, phrase) for phrase in self.phrases]
+        query = parts[0]
+        for part in parts[1:]:
+            query = query.op("&&")(part)
+        return query
+
+    def _match(self) -> Any:
+        return _pg_fts.c.document.op("@@")(self.tsquery())
+
+    def joined(self) -> Any:
+        return _pg_fts.join(search_docs, search_docs.c.id == _pg_fts.c.doc_id).join(
+            calls, calls.c.call_id == search_docs.c.call_id
+        )
+
+    def matches(self) -> Any:
+        return self._match()
+
+    def rank(self) -> Any:
+        return sa.func.ts_rank(_pg_fts.c.document, self.tsquery(), 1).desc()
+
+    def index_matches(self, limit: int) -> sa.Select:
+        return sa.select(_pg_fts.c.doc_id.label("doc_id")).where(self._match()).limit(limit)
+
+    def index_total(self, conn: Connection) -> int:
+        query = sa.select(sa.literal(1)).select_from(_pg_fts).where(self._match())
+        compiled = query.compile(conn, compile_kwargs={"render_postcompile": True})
+        plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar_one()
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        return int(plan[0]["Plan"]["Plan Rows"])
+
+    def snippets(self, conn: Connection, doc_ids: list[int]) -> dict[int, Markup]:
+        if not doc_ids:
+            return {}
+        text = sa.func.concat_ws(
+            " … ", search_docs.c.issue_text, search_docs.c.summary_text, search_docs.c.transcript_text
+        )
+        options = (
+            f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS}, MinWords=6, '
+            'MaxFragments=2, FragmentDelimiter=" … "'
+        )
+        headline = sa.func.ts_headline(self.CONFIG, text, self.tsquery(), options)
+        query = sa.select(search_docs.c.id, headline).where(search_docs.c.id.in_(doc_ids))
+        return {row[0]: _markup(row[1]) for row in conn.execute(query)}
+
+
+def filtered(
+    viewer: Viewer, f: Filters, *columns: Any, search: Search | None = None, source: Any = None
+) -> sa.Select:
+    query = _base(viewer, *columns, search=search, source=source)
     if f.status:
         query = query.where(calls.c.status == f.status)
     if f.date_from:
@@ -128,28 +291,60 @@ def filtered(viewer: Viewer, f: Filters, *columns: Any) -> sa.Select:
         query = query.where(assignments.c.user_id.is_(None))
     elif f.assignee:
         query = query.where(assignments.c.user_id == int(f.assignee))
-    if f.q:
-        query = query.where(_search_clause(f.q))
     return query
 
 
+def _search_count(conn: Connection, viewer: Viewer, f: Filters, search: Search) -> tuple[int, bool]:
+    """(count, is_estimate). The filters are checked on at most SEARCH_COUNT_SAMPLE + 1 index matches:
+    when the index has no more, that count is exact; when it has, the share that passed is scaled to
+    the index's total. Never a scan of every match per page."""
+    sample = search.index_matches(SEARCH_COUNT_SAMPLE + 1).subquery()
+    sampled = conn.execute(sa.select(sa.func.count()).select_from(sample)).scalar_one()
+    source = sample.join(search_docs, search_docs.c.id == sample.c.doc_id).join(
+        calls, calls.c.call_id == search_docs.c.call_id
+    )
+    passed_query = filtered(viewer, f, calls.c.call_id, source=source)
+    passed = conn.execute(sa.select(sa.func.count()).select_from(passed_query.subquery())).scalar_one()
+    if sampled <= SEARCH_COUNT_SAMPLE:
+        return passed, False
+    total = max(search.index_total(conn), sampled)
+    return max(passed, round(passed * total / sampled)), True
+
+
 def list_calls(conn: Connection, viewer: Viewer, f: Filters) -> Page:
-    counted = filtered(viewer, f, calls.c.call_id)
-    if f.q:  # a text search scans every transcript to count: stop once the count is past the cap
-        counted = counted.limit(SEARCH_COUNT_CAP + 1)
-    total = conn.execute(sa.select(sa.func.count()).select_from(counted.subquery())).scalar_one()
-    column = SORT_COLUMNS[f.sort]
+    search = Search.for_dialect(conn.dialect.name, f.q) if f.q else None
+    if search is not None and not search.phrases:  # only punctuation: no word to look for
+        return Page([], 0, f.page, f.page_size)
+    if search is None:
+        total = conn.execute(
+            sa.select(sa.func.count()).select_from(filtered(viewer, f, calls.c.call_id).subquery())
+        ).scalar_one()
+        estimate = False
+    else:
+        total, estimate = _search_count(conn, viewer, f, search)
     ascending = f.direction == "asc"
     tiebreak = calls.c.call_id.asc() if ascending else calls.c.call_id.desc()
-    order = [column.asc() if ascending else column.desc(), tiebreak]
-    if column.nullable:  # NULLs last whichever way (a NOT NULL column keeps its index usable)
-        order.insert(0, column.is_(None))
-    rows = conn.execute(
-        filtered(viewer, f).order_by(*order).limit(f.page_size).offset((f.page - 1) * f.page_size)
-    ).mappings()
-    page = Page([dict(r) for r in rows], min(total, SEARCH_COUNT_CAP) if f.q else total, f.page, f.page_size)
-    page.total_is_lower_bound = bool(f.q) and total > SEARCH_COUNT_CAP
-    return page
+    column = SORT_COLUMNS[f.sort if f.sort != RELEVANCE or search is not None else "created"]
+    if column is None:  # relevance: the best match first whichever way (dir only breaks ties)
+        order = [search.rank(), calls.c.call_id.asc()]  # type: ignore[union-attr]
+    else:
+        order = [column.asc() if ascending else column.desc(), tiebreak]
+        if column.nullable:  # NULLs last whichever way (a NOT NULL column keeps its index usable)
+            order.insert(0, column.is_(None))
+    query = filtered(viewer, f, search=search)
+    if search is not None:
+        query = query.add_columns(search_docs.c.id.label("doc_id"))
+    rows = [
+        dict(r)
+        for r in conn.execute(
+            query.order_by(*order).limit(f.page_size).offset((f.page - 1) * f.page_size)
+        ).mappings()
+    ]
+    if search is not None:
+        snippets = search.snippets(conn, [r["doc_id"] for r in rows])
+        for r in rows:
+            r["snippet"] = snippets.get(r.pop("doc_id"))
+    return Page(rows, total, f.page, f.page_size, total_is_estimate=estimate)
 
 
 def get_call(conn: Connection, viewer: Viewer, call_id: str) -> dict[str, Any]:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
-from flask import Response, abort, current_app, flash, g, redirect, request, url_for
+from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, IndexView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_login import current_user
 
 from callcare_web import audit, commands, dashboard, documents, media, queries
 from callcare_web.errors import Forbidden, Invalid, NotFound, NotInLake
-from callcare_web.filters import SENTIMENTS, STATUSES, Filters
+from callcare_web.filters import RELEVANCE, SENTIMENTS, STATUSES, Filters, clean_terms
 from callcare_web.models import AuditEntry
 from callcare_web.search_index import catch_up
 from callcare_web.security import CALLS, CALLS_MENU, DASHBOARD, DASHBOARD_MENU
@@ -27,6 +28,9 @@ BADGES = {
     "FAILED": "danger",
 }
 SENTIMENT_BADGES = {"Positive": "success", "Neutral": "default", "Negative": "danger"}
+# searches kept in the session cookie, by handle: the newest few (a cookie holds about 4 KB)
+SEARCHES_KEY = "callcare_searches"
+SEARCHES_KEPT = 8
 
 
 def engine() -> sa.Engine:
@@ -48,6 +52,27 @@ def _safe_next(default: str) -> str:
     if target.startswith("/") and not target.startswith("//") and not parsed.netloc:
         return target
     return default
+
+
+def save_search(q: str) -> str:
+    """Keep `q` in the session under a new random handle, which the list's URLs carry instead.
+
+    The session is the signed cookie the browser already sends: cookies are not in the load
+    balancer's or gunicorn's access logs, query strings are (security review L8). A handle per
+    search, not one current search, so two tabs keep their own searches and links stay valid for the
+    session.
+    """
+    handle = secrets.token_urlsafe(6)
+    kept = dict(session.get(SEARCHES_KEY) or {})
+    kept[handle] = q
+    session[SEARCHES_KEY] = dict(list(kept.items())[-SEARCHES_KEPT:])
+    return handle
+
+
+def saved_search(handle: str) -> str | None:
+    kept = session.get(SEARCHES_KEY) or {}
+    value = kept.get(handle) if isinstance(kept, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def load_call(call_id: str) -> dict[str, Any]:
@@ -83,11 +108,32 @@ class CallsView(BaseView):
             if extra not in self.base_permissions:
                 self.base_permissions.append(extra)
 
-    @expose("/")
+    @expose("/", methods=["GET", "POST"])
     @has_access
     def list(self) -> Any:
+        """GET lists; POST is the filter form, which carries the search terms in its body.
+
+        A POST keeps the terms in the session and redirects (303) to the list with a handle in their
+        place; a GET with `q` (a bookmark from before, a hand-typed URL) does the same, so the terms
+        leave the address bar and every link after it.
+        """
         settings = web_settings()
+        if request.method == "POST":
+            filters = Filters.parse(request.form, page_size=settings.page_size)
+            q = clean_terms(request.form.get("q"))
+            if not q and filters.sort == RELEVANCE:
+                filters.sort = "created"
+            return self._to_search(filters, q, sort_by_relevance=bool(q))
         filters = Filters.parse(request.args, page_size=settings.page_size)
+        if filters.q:
+            return self._to_search(filters, filters.q, sort_by_relevance=not filters.sort_given)
+        handle = (request.args.get("search") or "").strip()
+        if handle:
+            q = saved_search(handle)
+            if q is None:
+                filters.errors.append("That search is no longer kept in this session: search again.")
+            else:
+                filters.use_search(q, handle)
         who = viewer()
         if filters.q:
             catch_up(engine(), settings.core)
@@ -112,6 +158,16 @@ class CallsView(BaseView):
             sentiment_badges=SENTIMENT_BADGES,
             cursor=cursor,
         )
+
+    def _to_search(self, filters: Filters, q: str, sort_by_relevance: bool) -> Any:
+        filters.page = 1
+        if q:
+            filters.use_search(q, save_search(q))
+            if sort_by_relevance:
+                filters.sort, filters.direction = RELEVANCE, "desc"
+        else:
+            filters.q = filters.search = ""
+        return redirect(url_for("CallsView.list", **filters.query_args()), code=303)
 
     @expose("/<call_id>")
     @has_access
