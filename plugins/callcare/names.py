@@ -14,7 +14,8 @@ PROCESS_DAG_ID = "callcare_process_call"
 ALERTS_DAG_ID = "callcare_alerts"
 RESUMMARIZE_DAG_ID = "callcare_resummarize"
 WAREHOUSE_DAG_ID = "callcare_warehouse"
-DAG_IDS = (INGEST_DAG_ID, PROCESS_DAG_ID, ALERTS_DAG_ID, RESUMMARIZE_DAG_ID, WAREHOUSE_DAG_ID)
+COMPACT_DAG_ID = "callcare_compact"
+DAG_IDS = (INGEST_DAG_ID, PROCESS_DAG_ID, ALERTS_DAG_ID, RESUMMARIZE_DAG_ID, WAREHOUSE_DAG_ID, COMPACT_DAG_ID)
 # the DAGs whose failures page an operator (infra's alarms watch these)
 WATCHED_DAG_IDS = (INGEST_DAG_ID, PROCESS_DAG_ID)
 

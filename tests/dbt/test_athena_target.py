@@ -77,6 +77,7 @@ def test_staging_reads_the_glue_tables(athena: tuple[dict, Path]) -> None:
         sql = (staging / f"{model}.sql").read_text()
         assert f'"awsdatacatalog"."callcare_lake"."{name}"' in sql
         assert "cast(call_date as date)" in sql
+        assert "\"$path\" like '%/compacted-%'" in sql  # each call from one file (compaction)
 
 
 def test_athena_only_configs_stay_on_athena(athena: tuple[dict, Path], tmp_path: Path) -> None:
