@@ -1,14 +1,19 @@
 """Web app latency under load: the call list, a call's detail and search, over a large registry.
 
     .venv-webapp/bin/python -m bench.web [--calls 100000] [--clients 50] [--duration 20]
-                                        [--user sup] [--only html|api] [--keep]
+                                        [--user sup] [--only html|api] [--kinds list,detail,search]
+                                        [--registry-url postgresql+psycopg2://.../empty_db] [--keep]
 
 Seeds a temporary home (registry, outbox, lake documents, search index, assignments), serves it
 with `callcare-web serve` exactly as production does (gunicorn, one process, 64 threads), logs in
 the way clients do (the login form's session cookie for the pages, a JWT for the REST API) and
 drives each endpoint with wrk, `--clients` connections at once, for `--duration` seconds. Detail
 requests ask for random completed calls, search requests for random caseworker queries, through a
-Lua script written into the temporary folder. Latency percentiles come from wrk's own histogram
+Lua script written into the temporary folder. Searches travel as the app takes them (security
+review L8): the page's form POSTs the terms once per query before the run and the measured requests
+GET the list with the session's handle (`/calls/?search=…`, the newest 8 queries: the session keeps 8);
+the API's are `POST /api/v1/calls/search` with the terms in a JSON body.
+`--registry-url` seeds and serves an empty PostgreSQL database instead of the home's SQLite file. Latency percentiles come from wrk's own histogram
 (Lua `done()`); every response outside 2xx is counted, and a run with any says so. Requests still
 in flight when wrk stops are not in its figures: the server's access log counts them ("unfinished")
 and their statuses, and the next endpoint waits until the server is idle again.
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import random
 import re
@@ -88,7 +94,14 @@ function init(args)
 end
 
 function request()
-  return wrk.format("GET", prefix .. items[math.random(#items)])
+  local item = items[math.random(#items)]
+  if %(method)q == "POST" then
+    -- headers given to wrk.format replace wrk.headers: carry the login's along
+    local headers = {["Content-Type"] = "application/json"}
+    for name, value in pairs(wrk.headers) do headers[name] = value end
+    return wrk.format("POST", prefix, headers, item)
+  end
+  return wrk.format("GET", prefix .. item)
 end
 
 function response(status, headers, body)
@@ -116,8 +129,13 @@ end
 class Endpoint:
     name: str
     prefix: str
-    items: list[str]
+    items: list[str]  # path suffixes for GET, JSON bodies for POST
     api: bool
+    method: str = "GET"
+
+    @property
+    def kind(self) -> str:
+        return self.name.split(" ")[0]
 
 
 @dataclass
@@ -159,6 +177,7 @@ def write_script(path: Path, endpoint: Endpoint, header: str, value: str) -> Non
     script = LUA.replace("%(items)s", ",\n".join(lua_string(i) for i in endpoint.items))
     script = script.replace("%(prefix)q", lua_string(endpoint.prefix))
     script = script.replace("%(header)q", lua_string(header)).replace("%(value)q", lua_string(value))
+    script = script.replace("%(method)q", lua_string(endpoint.method))
     path.write_text(script.replace("%%", "%"))
 
 
@@ -166,10 +185,23 @@ def check(url: str, endpoint: Endpoint, headers: dict[str, str], rng: random.Ran
     """A few requests first: warms the caches, and refuses to measure a redirect to the login page or
     an error page as if it were the endpoint."""
     for _ in range(CHECKS):
-        path = endpoint.prefix + rng.choice(endpoint.items)
-        response = requests.get(url + path, headers=headers, allow_redirects=False, timeout=600)
+        item = rng.choice(endpoint.items)
+        if endpoint.method == "POST":
+            path = endpoint.prefix
+            response = requests.post(
+                url + path,
+                data=item,
+                headers={**headers, "Content-Type": "application/json"},
+                allow_redirects=False,
+                timeout=600,
+            )
+        else:
+            path = endpoint.prefix + item
+            response = requests.get(url + path, headers=headers, allow_redirects=False, timeout=600)
         if response.status_code != 200:
-            raise SystemExit(f"{endpoint.name}: GET {path} answered {response.status_code}, not 200")
+            raise SystemExit(
+                f"{endpoint.name}: {endpoint.method} {path} answered {response.status_code}, not 200"
+            )
 
 
 def run_wrk(
@@ -208,20 +240,59 @@ def run_wrk(
     )
 
 
-def endpoints(seeded: Seeded, user: str, only: str | None) -> list[Endpoint]:
+def search_handles(url: str, cookie: str) -> tuple[list[str], str]:
+    """Submit each query through the list page's form, as a caseworker does: (the handles the
+    redirects name, the session cookie that now keeps them). The session keeps the newest 8."""
+    page = requests.get(f"{url}/calls/", headers={"Cookie": cookie}, timeout=600)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    if page.status_code != 200 or match is None:
+        raise SystemExit(f"the list page answered {page.status_code} without its search form")
+    handles = []
+    for q in QUERIES:
+        response = requests.post(
+            f"{url}/calls/",
+            data={"q": q, "csrf_token": match.group(1)},
+            headers={"Cookie": cookie, "Referer": f"{url}/calls/"},
+            allow_redirects=False,
+            timeout=600,
+        )
+        handle = re.search(r"[?&]search=([\w-]+)", response.headers.get("Location", ""))
+        if response.status_code != 303 or handle is None or "callcare_session" not in response.cookies:
+            raise SystemExit(f"searching {q!r} through the form answered {response.status_code}")
+        cookie = f"callcare_session={response.cookies['callcare_session']}"
+        handles.append(handle.group(1))
+    return handles[-8:], cookie
+
+
+def endpoints(
+    seeded: Seeded, user: str, only: str | None, kinds: set[str], handles: list[str]
+) -> list[Endpoint]:
     ids = seeded.completed if user in ("admin", "sup") else seeded.assigned[user]
-    search = [requests.utils.quote(q) for q in QUERIES]
+    bodies = [json.dumps({"q": q}) for q in QUERIES]
     out = [
         Endpoint("list (html)", "/calls/", [""], api=False),
         Endpoint("detail (html)", "/calls/", ids, api=False),
-        Endpoint("search (html)", "/calls/?q=", search, api=False),
+        Endpoint("search (html)", "/calls/?search=", handles, api=False),
         Endpoint("list (api)", "/api/v1/calls/", [""], api=True),
         Endpoint("detail (api)", "/api/v1/calls/", ids, api=True),
-        Endpoint("search (api)", "/api/v1/calls/?q=", search, api=True),
+        Endpoint("search (api)", "/api/v1/calls/search", bodies, api=True, method="POST"),
     ]
     if only:
         out = [e for e in out if e.api == (only == "api")]
-    return out
+    return [e for e in out if e.kind in kinds]
+
+
+def registry_mb(home: Path, registry_url: str | None) -> float:
+    if not registry_url:
+        return (home / "registry.db").stat().st_size / 1e6
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(registry_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar_one() / 1e6
+    finally:
+        engine.dispose()
 
 
 def ms(value: float) -> str:
@@ -240,6 +311,15 @@ def main() -> int:
         help="who is logged in (sup: a supervisor, sees every call; cwNN: a caseworker)",
     )
     parser.add_argument("--only", choices=["html", "api"], help="measure only the pages or only the API")
+    parser.add_argument(
+        "--kinds",
+        default="list,detail,search",
+        help="which of list, detail, search to measure (comma-separated)",
+    )
+    parser.add_argument(
+        "--registry-url",
+        help="an empty PostgreSQL database to seed and serve (default: SQLite in the temporary home)",
+    )
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="wrk threads")
     parser.add_argument("--timeout", type=int, default=120, help="wrk's per-request timeout, seconds")
     parser.add_argument(
@@ -257,12 +337,12 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="callcare-bench-web-"))
     try:
         home = tmp / "home"
-        env = web_env(home)
+        env = web_env(home, **({"CALLCARE_REGISTRY_URL": args.registry_url} if args.registry_url else {}))
         t0 = time.perf_counter()
         user_ids = init_app(env)
         init_s = time.perf_counter() - t0
         seeded = seed_calls(env, args.calls, user_ids, seed=args.seed)
-        size = (home / "registry.db").stat().st_size / 1e6
+        size = registry_mb(home, args.registry_url)
         print(
             f"seeded {args.calls:,} calls ({len(seeded.completed):,} completed, with documents and search "
             f"rows) in {seeded.seconds:.1f} s; registry {size:,.0f} MB; app init {init_s:.1f} s",
@@ -273,7 +353,11 @@ def main() -> int:
         failures: list[str] = []
         with WebServer(env, tmp / "server.log", access_log=True) as server:
             cookie = login_cookie(server.url, args.user)
-            for endpoint in endpoints(seeded, args.user, args.only):
+            kinds = {k.strip() for k in args.kinds.split(",")}
+            handles: list[str] = []
+            if "search" in kinds and args.only != "api":
+                handles, cookie = search_handles(server.url, cookie)
+            for endpoint in endpoints(seeded, args.user, args.only, kinds, handles):
                 if endpoint.api:
                     header, value = "Authorization", f"Bearer {api_token(server.url, args.user)}"
                 else:
@@ -308,7 +392,8 @@ def main() -> int:
                 print(f"  {endpoint.name}: {result.requests} requests, {result.errors} errors", flush=True)
             problems = server.log_problems()
         print(
-            f"\n{started:%Y-%m-%d %H:%M %Z} · {args.calls:,} calls · {args.clients} clients · "
+            f"\n{started:%Y-%m-%d %H:%M %Z} · {args.calls:,} calls · "
+            f"{'PostgreSQL' if args.registry_url else 'SQLite'} · {args.clients} clients · "
             f"{args.duration} s per endpoint · user {args.user} · wrk -t{args.threads} · "
             f"{os.cpu_count()} CPUs · load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after\n"
         )

@@ -469,7 +469,7 @@ class WebServer:
         return [line for line in text.splitlines() if re.search(r"Traceback|ERROR|locked", line)]
 
 
-_ACCESS = re.compile(r'"GET (\S+) HTTP/[\d.]+" (\d{3}) ')
+_ACCESS = re.compile(r'"(?:GET|POST) (\S+) HTTP/[\d.]+" (\d{3}) ')
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
