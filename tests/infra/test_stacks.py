@@ -96,16 +96,20 @@ def test_execution_role_is_least_privilege(prod):
     lake = _flat(s["LakeObjects"]["Resource"])
     for prefix in ("raw-audio/*", "transcripts/*", "summaries/*", "tables/*", "warehouse/*"):
         assert prefix in lake
-    # delete: only where dbt-athena rebuilds tables (warehouse/), never what the pipeline keeps
+    # delete: only where dbt-athena rebuilds tables (warehouse/) and where compaction replaces the
+    # per-call Parquet files it merged (tables/), never what the pipeline keeps
     deleting = [st for st in s.values() if "s3:DeleteObject" in _flat(st["Action"])]
-    assert [st["Sid"] for st in deleting] == ["WarehouseRebuilds"]
-    (warehouse,) = deleting
-    assert warehouse["Action"] == "s3:DeleteObject"
-    resource = _flat(warehouse["Resource"])
-    assert "callcare-prod-lake-" in resource and resource.count("/warehouse/*") == 1
-    for kept in ("raw-audio/", "transcripts/", "summaries/", "tables/", "results/"):
-        assert kept not in _flat(warehouse)
-    assert "s3:Delete" not in _flat([st for st in s.values() if st is not warehouse])
+    assert [st["Sid"] for st in deleting] == ["WarehouseRebuilds", "LakeCompaction"]
+    warehouse, compaction = deleting
+    for statement, prefix in ((warehouse, "warehouse/"), (compaction, "tables/")):
+        assert statement["Action"] == "s3:DeleteObject"
+        resource = _flat(statement["Resource"])
+        assert "callcare-prod-lake-" in resource and resource.count("/*") == 1
+        assert resource.count(f"/{prefix}*") == 1
+        for kept in ("raw-audio/", "transcripts/", "summaries/", "results/"):
+            assert kept not in _flat(statement)
+    assert "tables/" not in _flat(warehouse) and "warehouse/" not in _flat(compaction)
+    assert "s3:Delete" not in _flat([st for st in s.values() if st not in deleting])
     # Bedrock: exactly the configured models (a foundation model; an inference profile and its model)
     bedrock = _flat(s["BedrockInvoke"]["Resource"])
     assert f"foundation-model/{MODELS[0]}" in bedrock

@@ -22,7 +22,7 @@ from constructs import Construct
 from callcare_infra.config import DeployConfig
 from callcare_infra.stacks.alerting import REGISTRY_CONNECTION_ID
 from callcare_infra.stacks.common import import_bucket
-from callcare_infra.stacks.storage import LAKE_PREFIXES, WAREHOUSE_PREFIX
+from callcare_infra.stacks.storage import LAKE_PREFIXES, TABLES_PREFIX, WAREHOUSE_PREFIX
 
 DAGS_PATH = "dags"
 PLUGINS_KEY = "plugins.zip"
@@ -264,6 +264,14 @@ class AirflowStack(Stack):
                 sid="WarehouseRebuilds",
                 actions=["s3:DeleteObject"],
                 resources=[lake.arn_for_objects(f"{WAREHOUSE_PREFIX}*")],
+            ),
+            # callcare_compact deletes the per-call Parquet files it merged into a day's compacted
+            # file (callcare.steps.compact), only under tables/, each only while its ETag is the one
+            # it read (If-Match). The bucket is versioned: a delete leaves a noncurrent version.
+            iam.PolicyStatement(
+                sid="LakeCompaction",
+                actions=["s3:DeleteObject"],
+                resources=[lake.arn_for_objects(f"{TABLES_PREFIX}*")],
             ),
             iam.PolicyStatement(
                 sid="LakeListing",

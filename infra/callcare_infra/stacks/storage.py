@@ -13,10 +13,12 @@ from callcare_infra.config import DeployConfig
 from callcare_infra.stacks.common import bucket_name
 
 RAW_AUDIO_PREFIX = "raw-audio/"
-# dbt's Athena tables (s3_data_dir): the one prefix whose objects the pipeline deletes, on rebuilds
+# dbt's Athena tables (s3_data_dir): objects the pipeline deletes, on rebuilds
 WAREHOUSE_PREFIX = "warehouse/"
+# the Parquet tables: compaction deletes the per-call files it merged (the only other deletes)
+TABLES_PREFIX = "tables/"
 # The lake prefixes of DESIGN.md, plus dbt's Athena tables.
-LAKE_PREFIXES = (RAW_AUDIO_PREFIX, "transcripts/", "summaries/", "tables/", WAREHOUSE_PREFIX)
+LAKE_PREFIXES = (RAW_AUDIO_PREFIX, "transcripts/", "summaries/", TABLES_PREFIX, WAREHOUSE_PREFIX)
 
 
 class StorageStack(Stack):
