@@ -325,7 +325,7 @@ def list_calls(conn: Connection, viewer: Viewer, f: Filters) -> Page:
     ascending = f.direction == "asc"
     tiebreak = calls.c.call_id.asc() if ascending else calls.c.call_id.desc()
     column = SORT_COLUMNS[f.sort if f.sort != RELEVANCE or search is not None else "created"]
-    if column is None:  # relevance: the best match first whichever way (dir only breaks ties)
+    if column is None:  # relevance: the best match first whichever `dir` says
         order = [search.rank(), calls.c.call_id.asc()]  # type: ignore[union-attr]
     else:
         order = [column.asc() if ascending else column.desc(), tiebreak]
