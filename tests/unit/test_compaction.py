@@ -268,3 +268,17 @@ def test_sigkill_midway_leaves_each_row_counted_once_and_the_next_run_finishes(
     compact_before(lake, TODAY)
     assert counted(lake) == filled
     assert all(len(files(lake, t, d)) == 1 for t in ("calls", "turns", "summaries") for d in DAYS)
+
+
+def test_the_command_compacts_days_before_the_date_given(callcare_home: Path, capsys) -> None:
+    from callcare.config import get_settings
+    from callcare.dev import cli
+
+    lake = Lake.from_settings(get_settings())
+    for n in range(4):
+        write_call(lake, f"c-{n}", DAYS[n % 2])
+
+    assert cli.main(["compact", "--before", DAYS[1]]) == 0
+
+    assert "compacted 3 partitions dated before 2026-03-02" in capsys.readouterr().out
+    assert len(files(lake, "turns", DAYS[0])) == 1 and len(files(lake, "turns", DAYS[1])) == 2

@@ -159,6 +159,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    """What the callcare_compact DAG runs, by hand: one compactor at a time (see steps.compact)."""
+    from datetime import UTC, date, datetime
+
+    from callcare.steps.compact import compact_before
+
+    before = date.fromisoformat(args.before) if args.before else datetime.now(UTC).date()
+    done = compact_before(Lake.from_settings(get_settings()), before)
+    for r in done:
+        print(f"{r.table} {r.call_date}: {r.merged} files -> {r.rows} rows, {len(r.kept)} kept")
+    print(f"compacted {len(done)} partitions dated before {before.isoformat()}")
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     """The registry's schema migrations: `db upgrade` is the deploy step, `db current` reports."""
     from callcare.core import schema
@@ -223,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finished", action="store_true", help="also report calls not yet COMPLETED/FAILED")
     p.add_argument("--limit", type=int, default=50, help="problems to print")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser(
+        "compact", help="merge past days' per-call Parquet files into one file per table and day"
+    )
+    p.add_argument(
+        "--before", metavar="DATE", help="compact days before DATE, YYYY-MM-DD (default: today, UTC)"
+    )
+    p.set_defaults(func=cmd_compact)
     p = sub.add_parser("db", help="the registry's schema migrations (Alembic)")
     db = p.add_subparsers(dest="db_command", required=True)
     d = db.add_parser("upgrade", help="migrate the registry database (the deploy step for migrations)")
