@@ -282,3 +282,20 @@ def test_the_command_compacts_days_before_the_date_given(callcare_home: Path, ca
 
     assert "compacted 3 partitions dated before 2026-03-02" in capsys.readouterr().out
     assert len(files(lake, "turns", DAYS[0])) == 1 and len(files(lake, "turns", DAYS[1])) == 2
+
+
+def test_compacted_files_and_call_files_cannot_be_mistaken_for_each_other() -> None:
+    from callcare.core.lake_generations import file_rank
+    from callcare.lake_paths import compacted_table_key
+
+    key = compacted_table_key("turns", DAYS[0], "20260303T010000000000Z")
+    assert key == "tables/turns/call_date=2026-03-01/compacted-20260303T010000000000Z.parquet"
+    assert compacted_generation(key) == "20260303T010000000000Z"
+    assert compacted_generation(table_key("turns", DAYS[0], "c-compacted")) is None
+    with pytest.raises(ValueError, match="may not start with"):
+        table_key("turns", DAYS[0], "compacted-20260303T010000000000Z")
+    with pytest.raises(ValueError, match="generation"):
+        compacted_table_key("turns", DAYS[0], "../x")
+    # a per-call file outranks every compacted one; a later generation an earlier one
+    later = compacted_table_key("turns", DAYS[0], "20260304T010000000000Z")
+    assert file_rank(table_key("turns", DAYS[0], "c-1")) > file_rank(later) > file_rank(key)
