@@ -3,7 +3,8 @@
 The pipeline's publish step (turns, summaries, metrics, then calls and status_events), a FAILED call
 (calls and status_events, so failure rates reach the marts) and a re-summary (a summaries row of
 its version, and the calls row when the new summary becomes current) all write through here, so
-the tables cannot disagree about where a call's row lives.
+the tables cannot disagree about where a call's row lives. Compaction (steps.compact) later merges a
+past day's files into one; a call written here after that outranks its compacted copy for readers.
 """
 
 from __future__ import annotations

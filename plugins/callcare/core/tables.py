@@ -1,7 +1,8 @@
 """The warehouse's Parquet tables in the lake: one explicit pyarrow schema per table, and its rows.
 
 Every table lives at `tables/<name>/call_date=YYYY-MM-DD/` (Hive partitions, see lake_paths), one
-file per call (summaries: one per call and prompt version). The schemas here are the single source
+file per call (summaries: one per call and prompt version) until steps.compact merges a past day
+into one file; readers count each call from one file (core.lake_generations). The schemas here are the single source
 of truth: the Glue definitions (callcare.warehouse.glue_tables), the dbt sources (dbt/models/staging) and the
 analyst guide's column lists are generated from them, and tests fail when those drift.
 
