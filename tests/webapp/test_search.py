@@ -411,3 +411,18 @@ def test_the_pages_keep_search_terms_out_of_urls(sw: SearchWorld) -> None:
         answer = client.post("/calls/", data={"q": q, "csrf_token": csrf})
         assert answer.status_code == 303, q
         assert client.get(answer.headers["Location"]).status_code == 200, q
+
+
+def test_past_the_sample_the_count_is_an_estimate_and_says_so(
+    sw: SearchWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callcare_web import queries
+
+    exact = search(sw, "refund")
+    assert (exact["count"], exact["count_is_estimate"]) == (2, False)
+    monkeypatch.setattr(queries, "SEARCH_COUNT_SAMPLE", 1)
+    estimated = search(sw, "refund")
+    # SQLite counts the index's matches; PostgreSQL scales the sample by the pages it covered (one)
+    assert (estimated["count"], estimated["count_is_estimate"]) == (2, True)
+    assert len(estimated["result"]) == 2
+    assert search(sw, "refund", sentiment="Negative")["count_is_estimate"] is True
