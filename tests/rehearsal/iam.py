@@ -18,8 +18,9 @@ S3 and SQS that would otherwise answer differently from AWS:
 
 - presigned URLs (query-string SigV4, no Authorization header) make moto's authorizer fail with a
   500 (it reads the Authorization header unconditionally). Here their signature is recomputed from
-  the query (`_PresignedS3Request`), their expiry checked, and the action authorized for the
-  credential's principal, as S3 does;
+  the query (`PresignedS3Request`), their expiry checked, and the action authorized for the
+  credential's principal, as S3 does; an unsigned request, or one with SigV2 query authentication
+  (nothing of ours sends either), is refused;
 - DeleteObjects (POST ?delete) is authorized by moto once, as s3:DeleteObject on the bucket's ARN,
   which no grant scoped to a prefix matches; S3 authorizes it key by key. Here each key is
   authorized on its own ARN; if any key is refused the whole request is refused (S3 would delete
@@ -37,6 +38,16 @@ AWS::S3::BucketPolicy, and moto would evaluate their TLS-only Deny with its cond
 met, refusing every request); the KMS permissions behind SSE-KMS (moto's S3 never asks KMS);
 trust policies naming a service principal (moto compares AWS principals only and fails on a
 `Service` one), so `role_credentials` assumes a role as the service does, through moto's STS backend.
+
+What moto's signature check covers: the request line, the signed headers and the payload hash
+the client declares in x-amz-content-sha256 (botocore's canonical request takes that header as it
+is). It does not hash the body to compare, so a body altered after signing would pass. pyarrow's
+S3 client (AWS SDK for C++, pyarrow 25) writes every object as a multipart upload and sends its
+parts with STREAMING-UNSIGNED-PAYLOAD-TRAILER (aws-chunked, no chunk signatures, a CRC64NVME
+trailer): moto verifies the request's signature and strips the chunk framing, but checks neither
+the trailer's checksum nor, for STREAMING-AWS4-HMAC-SHA256-PAYLOAD requests, the chunk signatures.
+Signed requests are therefore tested for who signed them and what they may do, not for payload
+integrity.
 
 Once enforcement is on, the keys the harness signed with before ("rehearsal", "testing") are no
 IAM user's: `create_operator` makes, before enforcement, the operator user with an admin policy

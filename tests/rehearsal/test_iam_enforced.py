@@ -14,10 +14,11 @@ ECS assume them:
   the recording's bytes; it may NOT write or delete in the lake, or presign what it cannot read.
 
 A denial that also happens without enforcement proves nothing, so every denied operation is first
-run with enforcement off, where moto allows it (`test_...` asserts it succeeds there): the denials
-below come from the deployed policies, not from the fake refusing everything. What moto cannot
-verify (conditions, KMS, resource policies, the services checked against "*") is listed in
-tests/rehearsal/iam.py and docs/DEPLOY.md, not tested here.
+run with enforcement off and must succeed there; and a copy of the execution role with one grant
+widened must do what the deployed role is refused (`test_a_widened_grant_is_caught`): the denials
+come from the deployed statements, not from the fake refusing everything. What moto cannot verify
+(conditions, KMS, resource policies, payload integrity, the services checked against "*") is listed
+in tests/rehearsal/iam.py and docs/DEPLOY.md, and not tested here.
 """
 
 from __future__ import annotations
@@ -66,10 +67,15 @@ def _credentials_env(monkeypatch: pytest.MonkeyPatch, credentials: Credentials) 
 
 @pytest.fixture(scope="module")
 def deployed(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """The environment, deployed; the operator's user; what the roles' tests need from the stacks."""
+    """The environment, deployed; the operator's user; what the roles' tests need from the stacks.
+
+    moto's backends are this process's, shared by every module's server: they are emptied before
+    and after, so the pipeline rehearsal's deployment (same stack names) finds none of this one.
+    """
     from tests.rehearsal.deployment import deploy_to_moto
     from tests.support.fake_drive import FakeDrive, service_account_key
 
+    requests.post(f"{moto_server}/moto-api/reset", timeout=30).raise_for_status()
     tmp = tmp_path_factory.mktemp("iam")
     drive = FakeDrive().start()
     try:
@@ -86,7 +92,6 @@ def deployed(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     region = airflow.pseudo["AWS::Region"]
     sqs = r.client("sqs")
     yield {
-        "r": r,
         "operator": operator,
         "region": region,
         "options": options,
@@ -95,8 +100,8 @@ def deployed(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "task_role": task_role_arn(r),
         "celery_queue": sqs.create_queue(QueueName="airflow-celery-rehearsal")["QueueUrl"],
         "other_queue": sqs.create_queue(QueueName="rehearsal-alerts")["QueueUrl"],
-        "tmp": tmp,
     }
+    requests.post(f"{moto_server}/moto-api/reset", timeout=30).raise_for_status()
 
 
 def _lake(deployed: dict, moto_server: str, home: Path):

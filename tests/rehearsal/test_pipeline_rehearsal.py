@@ -16,10 +16,16 @@ metadata database, the fernet key), the local PostgreSQL in the place of the RDS
 attached secret's host, port and database point at it), the operator's Drive folder with its
 recordings, and an SQS queue subscribed to the alert topic (an alert consumer; infra subscribes
 only e-mail). No pool, Variable, connection or setting is created by the test.
+
+IAM is enforced from the end of the deployment on where moto can enforce it (S3, SQS, STS, IAM:
+tests/rehearsal/iam.py): the harness and the deploy steps sign as the operator's IAM user, the MWAA
+components with the execution role's credentials and the web tasks with the task role's, so every
+lake access and the Celery queue pass the deployed policies or the run fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -27,7 +33,9 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from botocore.exceptions import ClientError
 
+from tests.rehearsal.iam import create_operator, enforced, execution_role_arn, role_credentials, use_operator
 from tests.rehearsal.mwaa_runtime import (
     STARTUP_LIMIT_S,
     MwaaAirflow,
@@ -96,6 +104,7 @@ def test_the_pipeline_runs_as_mwaa_runs_it(tmp_path, moto_server, rendered, data
     drive = FakeDrive().start()
     transcribe = bedrock = mwaa_fake = None
     airflow = None
+    enforcement = contextlib.ExitStack()
     try:
         folder = drive.add_folder("Call recordings")
         key_file = tmp_path / "drive-key.json"
@@ -107,6 +116,13 @@ def test_the_pipeline_runs_as_mwaa_runs_it(tmp_path, moto_server, rendered, data
         _, mwaa = airflow_stack.properties("AWS::MWAA::Environment")
         options = {k: str(v) for k, v in airflow_stack.resolve(mwaa["AirflowConfigurationOptions"]).items()}
         region = airflow_stack.pseudo["AWS::Region"]
+
+        # -- IAM, enforced from here on where moto can (tests/rehearsal/iam.py): the harness and the
+        # deploy steps sign as the operator's user, MWAA with its execution role, the web tasks with
+        # their task role
+        use_operator(r, create_operator(r.client("iam")))
+        execution_role = role_credentials(execution_role_arn(r), "mwaa-rehearsal", region)
+        enforcement.enter_context(enforced(moto_server))
         s3 = r.client("s3")
 
         # -- the registry's database: RDS played by the local PostgreSQL -------------------------
@@ -157,8 +173,7 @@ def test_the_pipeline_runs_as_mwaa_runs_it(tmp_path, moto_server, rendered, data
             "AWS_ENDPOINT_URL": moto_server,
             "AWS_ENDPOINT_URL_TRANSCRIBE": transcribe.url,
             "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url,
-            "AWS_ACCESS_KEY_ID": "rehearsal",
-            "AWS_SECRET_ACCESS_KEY": "rehearsal",
+            **execution_role.environ(),
             "AWS_EC2_METADATA_DISABLED": "true",
             # pyarrow's S3 client and the Drive API client take no AWS_ENDPOINT_URL: callcare's own
             # endpoint settings, which a real deployment leaves unset
@@ -218,6 +233,14 @@ def test_the_pipeline_runs_as_mwaa_runs_it(tmp_path, moto_server, rendered, data
                 Bucket=lake_bucket, Key=f"summaries/{call['call_date']}/{call['call_id']}-summary.json"
             )
 
+        # the pipeline ran with IAM enforced: its credentials, the execution role's, write recordings
+        # but may not delete one (tests/rehearsal/test_iam_enforced.py tests the rest)
+        recording = by_name[next(iter(RECORDINGS))]["audio_uri"].removeprefix(f"s3://{lake_bucket}/")
+        as_mwaa = execution_role.session(region).client("s3", endpoint_url=moto_server)
+        with pytest.raises(ClientError, match="AccessDenied"):
+            as_mwaa.delete_object(Bucket=lake_bucket, Key=recording)
+        s3.head_object(Bucket=lake_bucket, Key=recording)
+
         # each call alerted exactly once, on the template's topic
         alerts: list[dict] = []  # receiving deletes, so what arrives is kept across polls
         wait_for(lambda: len(_drain(sqs, alerts_queue, alerts)) >= len(calls), 240, "one alert per call")
@@ -261,6 +284,7 @@ def test_the_pipeline_runs_as_mwaa_runs_it(tmp_path, moto_server, rendered, data
         for fake in (drive, transcribe, bedrock, mwaa_fake):
             if fake is not None:
                 fake.stop()
+        enforcement.close()
 
 
 def _query(url: str, sql: str) -> list[dict]:

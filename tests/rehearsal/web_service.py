@@ -23,8 +23,9 @@ the base image's, then the Dockerfile's ENV, then the container definition's `en
 holds it in moto (the deployed WebApp stack's AWS::ECS::TaskDefinition), then its `secrets`, each
 fetched from moto's Secrets Manager by its valueFrom (`<secret ARN>[:<json key>:<stage>:<version>]`),
 then what Fargate adds (AWS_REGION, AWS_DEFAULT_REGION, AWS_EXECUTION_ENV, and the task role's
-credentials: here from STS AssumeRole of the task definition's taskRoleArn, as the container
-credentials endpoint hands them out). Its port is the container's PortMappings port. One-off commands
+credentials: the task definition's taskRoleArn assumed as ECS assumes it, through moto's STS
+(tests/rehearsal/iam.py `role_credentials`: moto cannot evaluate the role's trust in the
+ecs-tasks service), as the container credentials endpoint hands them out). Its port is the container's PortMappings port. One-off commands
 (`aws ecs run-task --overrides` with another `command`) run in the same environment.
 
 The substitutions, and nothing else:
@@ -73,6 +74,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.rehearsal.iam import role_credentials
 from tests.rehearsal.mwaa_runtime import python312, uv
 from tests.rehearsal.steps import load_deploy_steps
 
@@ -512,9 +514,7 @@ class WebService:
 
         sm = self.deployment.client("secretsmanager")
         region = self.deployment.session.region_name
-        credentials = self.deployment.client("sts").assume_role(
-            RoleArn=self.task.task_role_arn, RoleSessionName=f"ecs-{name}"
-        )["Credentials"]
+        credentials = role_credentials(self.task.task_role_arn, f"ecs-{name}", region)
         private = self.workdir / name
         private.mkdir(parents=True, exist_ok=True)
         env = {**self.image.env, "HOME": _home(private, self.image.user)}
@@ -524,9 +524,7 @@ class WebService:
             FARGATE_ENV,
             AWS_REGION=region,
             AWS_DEFAULT_REGION=region,
-            AWS_ACCESS_KEY_ID=credentials["AccessKeyId"],
-            AWS_SECRET_ACCESS_KEY=credentials["SecretAccessKey"],
-            AWS_SESSION_TOKEN=credentials["SessionToken"],
+            **credentials.environ(),
         )
         # the substitutions (module docstring), and no other
         env[DB_HOST], env[DB_PORT] = self.registry[0], str(self.registry[1])
@@ -661,7 +659,10 @@ def documented_one_offs(task: WebTaskDefinition) -> list[list[str]]:
     migrate = re.search(r"`(callcare-web db upgrade)` \(the web image", operations)
     if not migrate:
         raise AssertionError("docs/OPERATIONS.md no longer names the web image's migration step")
-    overrides = re.search(r"--overrides '(\{.*?\})'", (REPO / "docs" / "DEPLOY.md").read_text())
+    deploy = (REPO / "docs" / "DEPLOY.md").read_text()
+    # the first --overrides after the "First admin" paragraph (the upgrade section has its own)
+    first_admin = deploy.find("**First admin")
+    overrides = re.search(r"--overrides '(\{.*?\})'", deploy[first_admin:]) if first_admin >= 0 else None
     if not overrides:
         raise AssertionError("docs/DEPLOY.md no longer shows the first-admin task")
     (container,) = json.loads(overrides.group(1))["containerOverrides"]
