@@ -2,6 +2,7 @@
 
     python -m bench.stt_benchmark [--engine pocketsphinx] [--ids call-0001,...] [--formats wav,8k,stereo]
                                   [--audio-dir DIR] [--human-dir DIR] [--no-human] [--json]
+                                  [--save-transcripts DIR]
 
 The dev corpus (../shared/corpus) is rendered with flite + sox into --audio-dir (missing files only;
 a temporary folder when not given), and every call is transcribed in each format, its roles
@@ -402,8 +403,15 @@ def render_corpus(corpus: Path, out: Path, ids: Sequence[str], jobs: int) -> Non
 
 
 def run_corpus(
-    engine: OfflineEngine, audio_dir: Path, ids: Sequence[str], formats: Sequence[str], verbose: bool
+    engine: OfflineEngine,
+    audio_dir: Path,
+    ids: Sequence[str],
+    formats: Sequence[str],
+    verbose: bool,
+    save_dir: Path | None = None,
 ) -> tuple[dict[str, Tally], list[dict[str, Any]]]:
+    """`save_dir`: each transcript, roles assigned, as `<format>/<call_id>.json` (what
+    bench.eval_summaries --asr-dir reads), so the analyzer is scored on this engine's output."""
     tallies = {fmt: Tally() for fmt in formats}
     rows: list[dict[str, Any]] = []
     for call_id in ids:
@@ -418,6 +426,9 @@ def run_corpus(
                 0 if ref.get("formats", {}).get("stereo", {}).get("left", "agent") == "agent" else 1
             )
             transcript = assign_roles(transcript, agent_channel if audio.channels == 2 else None)
+            if save_dir is not None:
+                (save_dir / fmt).mkdir(parents=True, exist_ok=True)
+                (save_dir / fmt / f"{call_id}.json").write_text(json.dumps(transcript.to_dict()))
             errors = word_errors(ref_words, hypothesis_words(transcript))
             role = role_time(ref["turns"], transcript)
             tallies[fmt].add(audio.duration_s, decode_s, errors, role)
@@ -533,6 +544,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--per-call", action="store_true", help="include per-call rows (always in --json)")
     parser.add_argument("--verbose", action="store_true", help="progress and hypotheses on stderr")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument(
+        "--save-transcripts", type=Path, help="write each transcript to DIR/<format>/<call_id>.json"
+    )
     return parser.parse_args(argv)
 
 
@@ -559,7 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         audio_dir.mkdir(parents=True, exist_ok=True)
         if formats:
             render_corpus(args.corpus, audio_dir, ids, args.jobs)
-        tallies, rows = run_corpus(engine, audio_dir, ids, formats, args.verbose)
+        tallies, rows = run_corpus(engine, audio_dir, ids, formats, args.verbose, args.save_transcripts)
 
     report: dict[str, Any] = {
         "engine": getattr(engine, "name", engine_name),
