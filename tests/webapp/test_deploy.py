@@ -224,6 +224,43 @@ def test_aws_profile_never_generates_an_admin_password(tmp_path: Path) -> None:
     assert "From-the-secret-2026" not in out.getvalue() and "from the environment" in out.getvalue()
 
 
+def test_tasks_starting_together_both_start_when_one_creates_the_admin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two web tasks run init at once: both see no admin, one inserts it, the other's insert fails
+    on the unique name. The loser must start (it found the winner's admin), not exit 1."""
+    import io
+
+    from callcare_web.app import create_app
+    from callcare_web.cli import ensure_admin
+
+    env = {
+        "CALLCARE_HOME": str(tmp_path),
+        "CALLCARE_PROFILE": "aws",
+        "CALLCARE_WEB_SECRET_KEY": "s" * 48,
+        "CALLCARE_WEB_ADMIN_PASSWORD": "From-the-secret-2026",
+    }
+    web = WebSettings.from_mapping(env)
+    app = create_app(web)
+    ensure_admin(app, web, io.StringIO())  # the task that won the race
+    with app.app_context():
+        sm = app.appbuilder.sm
+        real_find_user = sm.find_user
+        looked = []
+
+        def find_user_before_the_winner_committed(*args: Any, **kwargs: Any) -> Any:
+            looked.append(kwargs)
+            return None if len(looked) == 1 else real_find_user(*args, **kwargs)
+
+        monkeypatch.setattr(sm, "find_user", find_user_before_the_winner_committed)
+    out = io.StringIO()
+    ensure_admin(app, web, out)  # the task that lost it
+    assert "created by another task" in out.getvalue()
+    with app.app_context():
+        admins = [u for u in app.appbuilder.sm.get_all_users() if u.username == web.admin_user]
+    assert len(admins) == 1
+
+
 def test_gunicorn_opens_no_control_socket(tmp_path: Path) -> None:
     """gunicorn's control socket defaults to $HOME/.gunicorn, which the image's USER nobody (HOME
     /nonexistent) cannot create: every task start logged an ERROR. Nothing uses the socket."""

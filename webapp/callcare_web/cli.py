@@ -78,6 +78,13 @@ def ensure_admin(app: Flask, web: WebSettings, out: Any = sys.stdout) -> None:
         password_policy(password)
         user = sm.add_user(web.admin_user, "Admin", "User", web.admin_email, sm.find_role("admin"), password)
         if not user:
+            # ECS starts the service's tasks together and each runs init: the one that lost the
+            # race finds the winner's admin (FAB rolled its own insert back), which is success
+            if sm.find_user(username=web.admin_user) is not None:
+                print(
+                    f"callcare-web: the admin user {web.admin_user!r} was created by another task", file=out
+                )
+                return
             raise SystemExit("callcare-web: could not create the admin user")
         what = f"created the admin user {web.admin_user!r}"
         if generated and web.admin_password_file is not None:
