@@ -12,7 +12,8 @@ and the pipeline's layers may not import the web app's tables. It writes them at
    those calls before the search runs. So a call is searchable by the first search after its
    COMPLETED event, with no wait: the cost is two small queries per search and the lake reads of
    the calls that just completed.
-2. **As events arrive** (the live feed's poller calls `catch_up` when it sees a COMPLETED event,
+2. **As events arrive**, while a page is open (the live feed's poller, which runs once a socket has
+   connected, calls `catch_up` when it sees a COMPLETED event,
    every `CALLCARE_WEB_POLL_INTERVAL_S`, 1 s by default), so a search seldom has anything to do.
 3. **A reconcile pass** (`reconcile`) in a background thread at a process's first catch-up and then
    every `RECONCILE_S`: every completed call without a row, or whose row was built from other
