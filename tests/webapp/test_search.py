@@ -426,3 +426,32 @@ def test_past_the_sample_the_count_is_an_estimate_and_says_so(
     assert (estimated["count"], estimated["count_is_estimate"]) == (2, True)
     assert len(estimated["result"]) == 2
     assert search(sw, "refund", sentiment="Negative")["count_is_estimate"] is True
+
+
+def test_an_estimate_never_claims_fewer_calls_than_it_shows(
+    sw: SearchWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample is the index's first matches: a date range that excludes them all used to give
+    "about 0 calls" beside a page of results, with no pager (review of 9227aac)."""
+    from callcare_web import queries
+
+    monkeypatch.setattr(queries, "SEARCH_COUNT_SAMPLE", 1)
+    for i in range(len(DIALOGUES)):
+        day = (TODAY - dt.timedelta(days=i)).isoformat()
+        found = search(sw, "refund", date_from=day, date_to=day)
+        assert found["count"] >= len(found["result"]), (day, found["count"], names(sw, found))
+
+
+def test_a_caseworkers_search_count_is_exact_and_within_their_scope(
+    sw: SearchWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An estimate scales the whole index's matches: for a caseworker it would reveal how often a
+    term occurs in calls outside their scope. Their count is exact over their own calls."""
+    from callcare_web import queries
+
+    monkeypatch.setattr(queries, "SEARCH_COUNT_SAMPLE", 1)
+    # "refund" is said in two calls, one of them assigned to cw1; "kettle" only outside their scope
+    for word, expected in (("refund", ["router"]), ("kettle", []), ("router", ["router"])):
+        found = search(sw, word, user="cw1")
+        assert (found["count"], found["count_is_estimate"]) == (len(expected), False), word
+        assert names(sw, found) == expected
