@@ -455,3 +455,30 @@ def test_a_caseworkers_search_count_is_exact_and_within_their_scope(
         found = search(sw, word, user="cw1")
         assert (found["count"], found["count_is_estimate"]) == (len(expected), False), word
         assert names(sw, found) == expected
+
+
+def _post_search(client: Any, q: str) -> str:
+    page = client.get("/calls/").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    posted = client.post("/calls/", data={"q": q, "csrf_token": csrf})
+    assert posted.status_code == 303
+    return posted.headers["Location"]
+
+
+def test_kept_searches_are_the_newest_and_only_their_users(sw: SearchWorld) -> None:
+    """The newest searches stay reachable (the cookie serializer sorts dict keys, so a dict evicted
+    by handle, not age), and a user who signs in later in the same browser cannot open the terms
+    of the one before (logout keeps the session cookie's other keys)."""
+    client = sw.app.test_client()
+    client.environ_base["wsgi.url_scheme"] = "https"
+    client.environ_base["HTTP_REFERER"] = "https://localhost/"
+    assert login(client, "sam").status_code == 302
+    locations = [_post_search(client, f"kettle{i}") for i in range(12)]
+    for i, location in enumerate(locations[-8:], start=4):
+        html = client.get(location).get_data(as_text=True)
+        assert "no longer kept" not in html and f"kettle{i}" in html, i
+    assert "no longer kept" in client.get(locations[0]).get_data(as_text=True)
+    client.get("/logout/")
+    assert login(client, "cw1").status_code == 302
+    html = client.get(locations[-1]).get_data(as_text=True)
+    assert "no longer kept" in html and "kettle11" not in html

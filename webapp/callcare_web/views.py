@@ -63,16 +63,27 @@ def save_search(q: str) -> str:
     session.
     """
     handle = secrets.token_urlsafe(6)
-    kept = dict(session.get(SEARCHES_KEY) or {})
-    kept[handle] = q
-    session[SEARCHES_KEY] = dict(list(kept.items())[-SEARCHES_KEPT:])
+    # a list of [handle, user id, terms], oldest first: the cookie serializer sorts a dict's keys, so
+    # a dict would evict the alphabetically first handle, not the oldest; the user id keeps one
+    # user's terms from another who signs in later in the same browser (logout keeps the session)
+    kept = [entry for entry in _kept_searches() if entry[0] != handle]
+    kept.append([handle, current_user.get_id(), q])
+    session[SEARCHES_KEY] = kept[-SEARCHES_KEPT:]
     return handle
 
 
+def _kept_searches() -> list[list[Any]]:
+    kept = session.get(SEARCHES_KEY)
+    if not isinstance(kept, list):
+        return []
+    return [e for e in kept if isinstance(e, list) and len(e) == 3 and isinstance(e[2], str)]
+
+
 def saved_search(handle: str) -> str | None:
-    kept = session.get(SEARCHES_KEY) or {}
-    value = kept.get(handle) if isinstance(kept, dict) else None
-    return value if isinstance(value, str) else None
+    for kept_handle, user_id, q in _kept_searches():
+        if kept_handle == handle and user_id == current_user.get_id():
+            return q
+    return None
 
 
 def load_call(call_id: str) -> dict[str, Any]:
