@@ -1,7 +1,8 @@
 """Lake compaction: each past day's per-call Parquet files merged into one file per table and day.
 
 Daily at 01:15 UTC, before the warehouse's daily build (02:30), over partitions dated before the
-run's logical date: yesterday and older, so the day still being written is never raced. One run at
+run's logical date less a day: two days old and older, so no day still being recorded in any time
+zone is raced (a partition's date is the recording's local date). One run at
 a time (two compactions of one partition must not overlap). A run killed or failed anywhere leaves
 a lake that readers count right, and its retry or the next day's run finishes the job: see
 plugins/callcare/steps/compact.py.

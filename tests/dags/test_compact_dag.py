@@ -1,4 +1,6 @@
-"""The compaction DAG: its wiring, and `dag.test()` compacting yesterday and older, never today."""
+"""The compaction DAG: its wiring, and `dag.test()` compacting days two days old and older, never
+today or yesterday (a partition's date is the recording's local date: UTC's yesterday may still be
+recorded west of UTC)."""
 
 from __future__ import annotations
 
@@ -56,19 +58,20 @@ def test_the_dag_runs_daily_one_at_a_time_unpaused(dag) -> None:
     assert dag.get_task("compact").retries >= 1
 
 
-def test_a_run_compacts_past_days_and_leaves_today(airflow_db, ctx: Context, dag) -> None:
+def test_a_run_compacts_closed_days_and_leaves_today_and_yesterday(airflow_db, ctx: Context, dag) -> None:
     today = datetime.now(UTC).date()
-    days = [(today - timedelta(days=n)).isoformat() for n in (0, 1, 2)]
-    for n in range(9):
-        write_call(ctx, f"c-{n}", days[n % 3])
+    days = [(today - timedelta(days=n)).isoformat() for n in (0, 1, 2, 3)]
+    for n in range(12):
+        write_call(ctx, f"c-{n}", days[n % 4])
     before = counted(ctx, days)
 
     run = dag.test()
 
     assert run.state == "success"
     for table in ("calls", "turns"):
-        assert len(ctx.lake.list_keys(partition_prefix(table, days[0]))) == 3  # today: untouched
-        for day in days[1:]:
+        for day in days[:2]:  # today and yesterday: untouched
+            assert len(ctx.lake.list_keys(partition_prefix(table, day))) == 3
+        for day in days[2:]:
             [only] = ctx.lake.list_keys(partition_prefix(table, day))
             assert compacted_generation(only) is not None
     assert counted(ctx, days) == before
