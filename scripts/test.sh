@@ -12,4 +12,4 @@ PYTHONPATH=plugins:webapp .venv/bin/lint-imports --no-cache
 # the CDK app, and the deploy steps against moto (deployment rehearsal, stages 1-2: tests/rehearsal)
 .venv-infra/bin/python -m pytest -q -p no:cacheprovider tests/infra tests/rehearsal/test_deploy_*.py
 .venv-webapp/bin/python -m pytest -q -p no:cacheprovider tests/webapp
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest --durations=15 "$@"
