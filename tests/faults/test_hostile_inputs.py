@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import io
 import tracemalloc
-import uuid
 import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import av
-import boto3
 import numpy as np
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from callcare.config import Settings, reset_settings
+from callcare.config import reset_settings
 from callcare.core.context import MAX_REASON, CallFailed, Context
 from callcare.core.registry import NewCall
 from callcare.dag_tasks import ingest as ingest_tasks
@@ -28,7 +26,7 @@ from callcare.hooks.settings import task_settings
 from callcare.steps.amazon_transcribe import prepare_transcription
 from callcare.transcription import audio
 
-from tests.support.aws_fixtures import REGION
+from tests.support.aws_fixtures import moto_lake_settings
 from tests.support.helpers import drop_settled
 
 HOUR = 3600
@@ -149,17 +147,8 @@ def test_a_decompression_bomb_fails_its_call_and_the_worker_goes_on(local: Conte
 
 @pytest.fixture
 def s3_ctx(tmp_path: Path, moto_server: str, dummy_aws: None) -> Iterator[Context]:
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name=REGION)
-    bucket = f"lake-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    settings = Settings(
-        home=tmp_path,
-        profile="aws",
-        lake_uri=f"s3://{bucket}/prod",
-        s3_endpoint_url=moto_server,
-        aws_region=REGION,
-        registry_url=f"sqlite:///{tmp_path / 'registry.db'}",
-        max_duration_s=60,
+    settings = moto_lake_settings(
+        moto_server, tmp_path, registry_url=f"sqlite:///{tmp_path / 'registry.db'}", max_duration_s=60
     )
     ctx = Context.create(settings)
     ctx.registry.create_schema()

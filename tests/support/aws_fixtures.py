@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from callcare.config import Settings
+
     from tests.support.fake_drive import FakeDrive
 
 REGION = "eu-west-1"
@@ -75,3 +77,24 @@ def moto_server() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+def moto_lake_settings(moto_server: str, home: Path, **overrides: object) -> Settings:
+    """aws-profile settings whose lake is a fresh bucket in moto's server (`overrides` on top)."""
+    import uuid
+
+    import boto3
+    from callcare.config import Settings
+
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=moto_server, region_name=REGION).create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    return Settings(
+        home=home,
+        profile="aws",
+        lake_uri=f"s3://{bucket}/prod",
+        s3_endpoint_url=moto_server,
+        aws_region=REGION,
+        **overrides,  # type: ignore[arg-type]
+    )

@@ -8,21 +8,18 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from datetime import date
 from pathlib import Path
 
-import boto3
 import pyarrow as pa
 import pytest
-from callcare.config import Settings
 from callcare.core.lake import Lake
 from callcare.core.lake_generations import read_partition
 from callcare.core.tables import CALLS_SCHEMA, SUMMARIES_SCHEMA, TURNS_SCHEMA
 from callcare.lake_paths import TABLES, compacted_generation, partition_prefix, table_key
 from callcare.steps.compact import compact_before, compact_partition, next_generation
 
-from tests.support.aws_fixtures import REGION
+from tests.support.aws_fixtures import moto_lake_settings
 
 REPO = Path(__file__).resolve().parents[2]
 DAYS = ("2026-03-01", "2026-03-02")
@@ -89,18 +86,7 @@ def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
         return Lake((tmp_path / "lake").as_uri())
     moto_server = request.getfixturevalue("moto_server")
     request.getfixturevalue("dummy_aws")
-    bucket = f"lake-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=moto_server, region_name=REGION).create_bucket(
-        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
-    settings = Settings(
-        home=tmp_path,
-        profile="aws",
-        lake_uri=f"s3://{bucket}/prod",
-        s3_endpoint_url=moto_server,
-        aws_region=REGION,
-    )
-    return Lake.from_settings(settings)
+    return Lake.from_settings(moto_lake_settings(moto_server, tmp_path))
 
 
 @pytest.fixture
