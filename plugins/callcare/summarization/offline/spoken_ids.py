@@ -1,10 +1,21 @@
-"""Spoken IDs: the agent's ID and the customer's account/member/policy/case/booking number.
+"""Spoken IDs: the agent's ID and the customer's account/member/policy/order/case number.
 
-People read IDs letter by letter and digit by digit ("A-G-T four four one two", "U I two six four
-four one eight"), and speech-to-text writes them as separate lowercase words ("a g t four four
-one two") or, with Amazon Transcribe, as figures ("AGT 4412"). An ID is found by what is asked or
-announced just before it ("agent ID", "what's your policy number?"), never by its shape alone, so
-a card number, SSN or phone number read out elsewhere in the call is not taken for one.
+People read IDs letter by letter and digit by digit, and speech-to-text writes what it heard in
+many forms: figures ("AGT 4412", "AGT-4412", "4-4-1-2"), words ("a g t four four one two"),
+mixed ("A G T 4 four 1 2"), groups ("forty-four twelve"), "double four", "triple zero", "oh" for
+zero, spelled letters ("A. G. T.", "B as in bravo", "bravo kilo"). An ID is found by what is
+asked or announced just before it ("agent ID", "employee number", "what's your account number?"),
+never by its shape alone, so a price, date, time, quantity, card or phone number said elsewhere in
+the call is not taken for one, and where no ID is introduced the answer is None.
+
+Number words are the `text2num` library's job (`find_numbers`, run over our own tokens: "forty-four
+seventeen" -> 44 17, "zero seven" -> 07, "second" flagged as an ordinal). What stays here is what
+no number library does, because it is about IDs rather than numbers: that an ID is a *sequence*
+of letters and digit groups read one after another (text2num rightly keeps "44 17" two numbers);
+"double"/"triple" repeating the next digit or letter; "oh" and the letter O said for zero between
+digits; "for"/"to" heard for "four"/"two" inside a reading; spelled letters and the NATO
+alphabet; speech-to-text's glued forms ("Agent IDA G T..." is "ID A G T"); and which reading is
+an ID (the introducing phrase, a question and its answer, whose record it names).
 """
 
 from __future__ import annotations
@@ -13,25 +24,59 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from callcare.summarization.offline.spoken_numbers import DIGIT_WORDS, REPEATERS
+from text_to_num import find_numbers
 
+# "double seven" / "triple zero" repeat the next digit or letter
+REPEATERS = {"double": 2, "triple": 3}
 # "for four one two" after "a g t": words speech-to-text confuses with digits, only inside a reading
 _HOMOPHONES = {"for": "4", "to": "2", "too": "2", "won": "1", "ate": "8"}
+_NATO = {
+    "alpha": "A", "alfa": "A", "bravo": "B", "charlie": "C", "delta": "D", "echo": "E",
+    "foxtrot": "F", "golf": "G", "hotel": "H", "india": "I", "juliet": "J", "juliett": "J",
+    "kilo": "K", "lima": "L", "mike": "M", "november": "N", "oscar": "O", "papa": "P",
+    "quebec": "Q", "romeo": "R", "sierra": "S", "tango": "T", "uniform": "U", "victor": "V",
+    "whiskey": "W", "whisky": "W", "xray": "X", "yankee": "Y", "zulu": "Z",
+}  # fmt: skip
+# all-capital words that are words, not spelled letters, when speech-to-text writes them
+_CAPS_WORDS = {"ID", "OK", "AM", "PM", "TV", "US", "USA", "ATM", "PIN", "SSN", "DOB", "ZIP", "FAQ"}
 _BREAK = "."  # sentence end, ellipsis or dash: an ID reading never continues across one
 
-_AGENT_WORDS = {"agent", "employee", "operator", "representative", "rep", "associate", "badge", "staff"}
-_ID_WORDS = {"id", "number", "code", "badge"}
+_AGENT_WORDS = {
+    "agent", "employee", "operator", "representative", "rep", "associate", "badge", "staff",
+    "advisor", "adviser", "specialist", "consultant",
+}  # fmt: skip
+_ID_WORDS = {"id", "number", "code", "badge", "no"}
+# "this is agent 4417": these may be followed by the ID itself, with no "ID" or "number" between
+_AGENT_BARE = {"agent", "operator", "representative", "rep", "associate", "badge", "employee"}
 # whose record a number names: the customer's own (identity) or one created during the call
 _IDENTITY_NOUNS = {
-    "account", "member", "membership", "policy", "customer", "client", "patient", "subscriber",
-    "booking", "reservation", "order", "file", "case", "reference", "record", "contract", "loan",
-    "invoice", "student", "locator", "policyholder",
+    "account", "acct", "member", "membership", "policy", "customer", "client", "patient",
+    "subscriber", "booking", "reservation", "order", "file", "case", "reference", "ref", "record",
+    "contract", "loan", "invoice", "student", "locator", "policyholder", "loyalty", "rewards",
 }  # fmt: skip
 _CREATED_NOUNS = {"ticket", "claim", "confirmation", "tracking", "incident", "request", "complaint"}
 _NUMBER_NOUNS = {"number", "id", "code", "reference", "no", "locator", "numbers"}
+# a reading after these names something else: a phone, a card, a date, a PIN...
+_OTHER_NUMBER_NOUNS = {
+    "phone", "cell", "mobile", "telephone", "card", "social", "security", "ssn", "zip", "postal",
+    "routing", "pin", "birth", "extension", "ext", "fax", "cvv", "expiry", "expiration",
+}  # fmt: skip
+# a reading followed by these is an amount or a quantity: "one hundred forty two thousand dollars"
+_UNIT_WORDS = {
+    "dollars", "dollar", "cents", "bucks", "pounds", "euros", "percent", "units", "items", "pieces",
+    "boxes", "minutes", "hours", "days", "weeks", "months", "years", "times", "am", "pm", "kilos",
+    "kilograms", "grams", "miles", "gigs", "gigabytes", "people", "calls", "payments",
+}  # fmt: skip
+_LINKING = {"number", "code", "no", "is", "it's", "ends", "ending", "in", "with", "of", "at", "on", "my"}
 _FILLERS = {
     "is", "it's", "its", "was", "my", "the", "your", "our", "number", "uh", "um", "it", "that's",
     "that", "okay", "ok", "sure", "yes", "yeah", "of", "on", "here", "says", "reads", "be", "should",
+    "and", "so", "well", "right", "er", "ah", "hmm",
+}  # fmt: skip
+# words before the noun that make the sentence a request for the number, not a statement about it
+_ASKING = {
+    "what", "what's", "whats", "which", "can", "could", "may", "would", "give", "read", "provide",
+    "confirm", "verify", "tell", "do", "does",
 }  # fmt: skip
 MIN_CUSTOMER_ID = 6
 MAX_ID = 20
@@ -39,31 +84,110 @@ MAX_ID = 20
 
 @dataclass(frozen=True)
 class Token:
-    text: str  # lower case; _BREAK for sentence punctuation
-    kind: str  # "letter" | "digit" | "alnum" | "word" | "break"
+    text: str  # lower case (letters, words), the figures (digits), _BREAK or "?" for punctuation
+    kind: str  # "letter" | "caps" | "digit" | "alnum" | "word" | "ordinal" | "amount" | "break"
+    comma_before: bool = False
 
 
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?|\.\.\.|[.?!;:…—]")
+_TOKEN = re.compile(
+    r"(?P<amount>[$£€]\s?\d[\d,]*(?:\s?\.\d+)?|\d+(?:[.,:/]\d+)+|\d+\s?%|\d+(?:st|nd|rd|th)\b)"
+    r"|(?P<word>[A-Za-z0-9]+(?:'[A-Za-z]+)?)"
+    r"|(?P<hash>#)"
+    r"|(?P<comma>[,:])"  # "Agent ID: ZX-7713": a colon introduces, it does not end a sentence
+    r"|(?P<brk>\.\.\.|[.?!;…—])"
+)
+# "A. G. T.", "a. g. t.", "H .S." and "U.I." spell letters, they do not end sentences
+_SPELLED_DOT = re.compile(r"(?<![A-Za-z])([A-Za-z])\s*\.(?=\s+[a-z0-9]|\s*[A-Za-z](?![A-Za-z])|\s*\d|-)")
+# "B as in bravo", "S for Sam", "M like Mary": the letter, said twice
+_AS_IN = re.compile(r"(?<![A-Za-z'])([A-Za-z])\s*,?\s+(?:as\s+in|for|like)\s+([A-Za-z]+)\b", re.I)
+# speech-to-text glues a spelled letter to "ID" after the noun: "Agent IDA G T 7", "member IDAG4736"
+_GLUED_ID = re.compile(
+    r"\b((?i:agent|employee|operator|representative|rep|associate|staff|member|customer|client|"
+    r"account|patient|subscriber|student)),?\s+ID(?=[A-Z][A-Za-z0-9]*\b)"
+)
+
+
+def _unspell(m: re.Match[str]) -> str:
+    letter, word = m.group(1), m.group(2)
+    return letter if word[0].lower() == letter.lower() else m.group(0)
+
+
+class _NumberToken:
+    """The view of a token that text2num's find_numbers reads (its Token protocol)."""
+
+    def __init__(self, token: Token, separated: bool) -> None:
+        # a spelled letter is no number word (text2num reads a lone "o" as zero; ours decides)
+        self._text = token.text if token.kind == "word" or token.text == "a" else ","
+        self._separated = separated
+
+    def text(self) -> str:
+        return self._text
+
+    def nt_separated(self, previous: object) -> bool:
+        return self._separated
+
+    def not_a_number_part(self) -> bool:
+        return False
+
+
+def _raw_tokens(text: str) -> list[Token]:
+    text = _GLUED_ID.sub(r"\1 ID ", text)
+    text = _AS_IN.sub(_unspell, text)
+    text = _SPELLED_DOT.sub(r"\1 ", text)
+    text = text.replace("x-ray", "xray").replace("X-ray", "xray")
+    out: list[Token] = []
+    comma = False
+    for m in _TOKEN.finditer(text):
+        t = m.group(0)
+        if m.lastgroup == "comma":
+            comma = True
+            continue
+        if m.lastgroup == "amount":
+            tok = Token(t, "ordinal" if t[-1].isalpha() else "amount", comma)
+        elif m.lastgroup == "brk":
+            tok = Token("?" if t == "?" else _BREAK, "break", comma)
+        elif m.lastgroup == "hash":
+            tok = Token("number", "word", comma)
+        elif t.isdigit():
+            tok = Token(t, "digit", comma)
+        elif len(t) == 1:
+            tok = Token(t.lower(), "letter", comma)
+        elif any(c.isdigit() for c in t) and t.isalnum():
+            tok = Token(t.lower(), "alnum", comma)
+        elif t.isupper() and t.isalpha() and len(t) <= 4 and t not in _CAPS_WORDS:
+            tok = Token(t.lower(), "caps", comma)
+        else:
+            tok = Token(t.lower(), "word", comma)
+        out.append(tok)
+        comma = False
+    return out
 
 
 def tokenize(text: str) -> list[Token]:
-    """Words, with sentence punctuation as breaks; commas and hyphens vanish ("A-G-T" is three letters)."""
-    # "A. G. T." and ASR's "a. g. t." spell letters, they do not end sentences
-    text = re.sub(r"\b([A-Za-z])\.(?=\s+[a-z0-9]|\s*[A-Za-z]\b|-)", r"\1 ", text)
+    """Tokens of `text`, number words turned into figures by text2num.
+
+    Commas vanish but keep numbers apart ("forty, four" is 40 and 4, "forty-four" is 44); hyphens
+    vanish ("A-G-T" is three letters); sentence punctuation is a break. The digit after "double"
+    or "triple" stays its own number, so that "triple zero five" repeats only the zero.
+    """
+    raw = _raw_tokens(text)
+    views = [
+        _NumberToken(tok, tok.comma_before or (k >= 2 and raw[k - 2].text in REPEATERS))
+        for k, tok in enumerate(raw)
+    ]
     out: list[Token] = []
-    for m in _TOKEN.finditer(text):
-        t = m.group(0)
-        low = t.lower()
-        if not t[0].isalnum():
-            out.append(Token(_BREAK, "break"))
-        elif len(t) == 1 and t.isalpha():
-            out.append(Token(low, "letter"))
-        elif low in DIGIT_WORDS or t.isdigit():
-            out.append(Token(low, "digit"))
-        elif any(c.isdigit() for c in t) and t.isalnum():
-            out.append(Token(low, "alnum"))
+    k = 0
+    for occ in find_numbers(views, "en", 0):
+        out.extend(raw[k : occ.start])
+        comma = raw[occ.start].comma_before
+        if occ.is_ordinal:
+            out.append(Token(occ.text, "ordinal", comma))
+        elif occ.text.isdigit():
+            out.append(Token(occ.text, "digit", comma))
         else:
-            out.append(Token(low, "word"))
+            out.append(Token(occ.text, "amount", comma))  # "two point five"
+        k = occ.end
+    out.extend(raw[k:])
     return out
 
 
@@ -76,8 +200,14 @@ class Reading:
     digits: int
 
 
-def _digit(tok: Token) -> str:
-    return tok.text if tok.text.isdigit() else str(DIGIT_WORDS[tok.text])
+def _oh_is_zero(tokens: Sequence[Token], j: int, parts: list[str]) -> bool:
+    """ "five oh five", "oh seven", "two five oh": zero; "Oh, 4417" and "4417, oh": an interjection."""
+    if tokens[j].comma_before:
+        return False
+    nxt = tokens[j + 1] if j + 1 < len(tokens) else None
+    if nxt is not None and nxt.kind in ("digit", "alnum") and not nxt.comma_before:
+        return True
+    return bool(parts) and parts[-1][-1].isdigit()
 
 
 def read_id(tokens: Sequence[Token], i: int, allow_short_word: bool = False) -> Reading | None:
@@ -93,18 +223,16 @@ def read_id(tokens: Sequence[Token], i: int, allow_short_word: bool = False) -> 
     def is_digitish(k: int) -> bool:
         return k < n and tokens[k].kind in ("digit", "alnum")
 
+    def is_part(k: int) -> bool:
+        return k < n and (tokens[k].kind in ("digit", "alnum", "letter") or tokens[k].text in _NATO)
+
     while j < n:
         tok = tokens[j]
         nxt_digit = is_digitish(j + 1)
-        if (
-            tok.kind == "word"
-            and tok.text in REPEATERS
-            and j + 1 < n
-            and tokens[j + 1].kind in ("digit", "letter")
-        ):
+        if tok.kind == "word" and tok.text in REPEATERS and j + 1 < n and is_part(j + 1):
             repeat = REPEATERS[tok.text]
         elif tok.kind == "digit":
-            parts.append(_digit(tok) * (repeat if len(tok.text) == 1 or not tok.text.isdigit() else 1))
+            parts.append(tok.text * (repeat if len(tok.text) == 1 else 1))
             repeat = 1
         elif tok.kind == "alnum":
             parts.append(tok.text.upper())
@@ -114,11 +242,20 @@ def read_id(tokens: Sequence[Token], i: int, allow_short_word: bool = False) -> 
         elif tok.kind == "letter":
             parts.append(tok.text.upper() * repeat)
             repeat = 1
-        elif tok.kind == "word" and tok.text == "oh" and parts and (parts[-1][-1].isdigit() or nxt_digit):
-            parts.append("0")
+        elif tok.kind == "word" and tok.text == "oh" and _oh_is_zero(tokens, j, parts):
+            parts.append("0" * repeat)
+            repeat = 1
         elif tok.kind == "word" and tok.text in _HOMOPHONES and parts and nxt_digit:
             parts.append(_HOMOPHONES[tok.text])
-        elif allow_short_word and not parts and tok.kind == "word" and 2 <= len(tok.text) <= 4 and nxt_digit:
+        elif tok.kind in ("word", "caps") and tok.text in _NATO and (parts or is_part(j + 1)):
+            parts.append(_NATO[tok.text] * repeat)  # "bravo kilo seven", never a lone "delta"
+            repeat = 1
+        elif (
+            not parts
+            and (tok.kind == "caps" or (allow_short_word and tok.kind == "word"))
+            and 2 <= len(tok.text) <= 4
+            and nxt_digit
+        ):
             parts.append(tok.text.upper())
         else:
             break
@@ -162,15 +299,28 @@ def format_agent_id(value: str) -> str:
     return f"{m.group(1)}-{m.group(2)}" if m else value
 
 
+def _agent_reading(tokens: Sequence[Token], k: int, limit: int) -> Reading | None:
+    k = _after_fillers(tokens, k, limit=limit)
+    reading = read_id(tokens, k, allow_short_word=True)
+    if reading and reading.digits >= 3 and len(reading.value) <= MAX_ID and not _is_quantity(tokens, reading):
+        return reading
+    return None
+
+
 def find_agent_id(turn_texts: Sequence[str]) -> str | None:
     """The first ID announced after "agent ID" (or employee/operator/badge number) in any turn."""
     for text in turn_texts:
         tokens = tokenize(text)
         for k in _find_phrase(tokens, _AGENT_WORDS, _ID_WORDS):
-            k = _after_fillers(tokens, k, limit=2)
-            reading = read_id(tokens, k, allow_short_word=True)
-            if reading and reading.digits >= 3 and len(reading.value) <= MAX_ID:
+            reading = _agent_reading(tokens, k, limit=2)
+            if reading:
                 return format_agent_id(reading.value)
+        # "this is agent 4417": the ID right after the word, with no "ID" or "number" between
+        for k, tok in enumerate(tokens[:-1]):
+            if tok.text in _AGENT_BARE:
+                reading = _agent_reading(tokens, k + 1, limit=0)
+                if reading and reading.digits >= 4:
+                    return format_agent_id(reading.value)
     return None
 
 
@@ -203,17 +353,70 @@ class Candidate:
         return (0 if self.by_customer else 1, 0 if self.identity else 1, self.turn)
 
 
+def _sentence_bounds(tokens: Sequence[Token], k: int) -> tuple[int, int]:
+    """(first index, index of the closing break or len) of the sentence holding tokens[k]."""
+    start = k
+    while start > 0 and tokens[start - 1].kind != "break":
+        start -= 1
+    end = k
+    while end < len(tokens) and tokens[end].kind != "break":
+        end += 1
+    return start, end
+
+
+def _is_request(tokens: Sequence[Token], noun: int, after: int) -> bool:
+    """Whether the sentence around the noun asks for the number ("Can I have your account number?",
+    "Account number, please.") rather than says something about it ("your reference number will be
+    emailed to you")."""
+    start, end = _sentence_bounds(tokens, noun)
+    if end < len(tokens) and tokens[end].text == "?":
+        return True
+    if any(t.text in _ASKING for t in tokens[start:noun]):
+        return True
+    rest = [t for t in tokens[after:end] if t.text not in ("please", "again", "for", "me", "then", "now")]
+    return not rest  # the noun ends the sentence: "And the order number."
+
+
+def _other_number_before(tokens: Sequence[Token], k: int) -> bool:
+    """Whether the reading at tokens[k] is introduced as a phone/card/PIN... number ("my cell
+    number is", "card ending in"): such a noun, then only linking words up to the reading."""
+    start, _ = _sentence_bounds(tokens, k)
+    j = k - 1
+    while j >= max(start, k - 5) and tokens[j].text in _LINKING:
+        j -= 1
+    return j >= start and tokens[j].text in _OTHER_NUMBER_NOUNS
+
+
+def _is_quantity(tokens: Sequence[Token], reading: Reading) -> bool:
+    return reading.end < len(tokens) and tokens[reading.end].text in _UNIT_WORDS
+
+
 def _first_plausible(tokens: Sequence[Token], start: int = 0) -> Reading | None:
     k = start
     while k < len(tokens):
         reading = read_id(tokens, k)
         if reading:
-            if plausible_customer_id(reading.value):
+            if (
+                plausible_customer_id(reading.value)
+                and not _other_number_before(tokens, k)
+                and not _is_quantity(tokens, reading)
+            ):
                 return reading
             k = reading.end
         else:
             k += 1
     return None
+
+
+def _utterances(turns: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Consecutive turns of one role joined: a pause splits "It's H. S." from "3 3 8 8 1 0"."""
+    out: list[tuple[str, str]] = []
+    for role, text in turns:
+        if out and out[-1][0] == role and role != "unknown":
+            out[-1] = (role, f"{out[-1][1]} {text}")
+        else:
+            out.append((role, text))
+    return out
 
 
 def find_customer_id(turns: Sequence[tuple[str, str]]) -> str | None:
@@ -223,21 +426,30 @@ def find_customer_id(turns: Sequence[tuple[str, str]]) -> str | None:
     (account, policy, case...) beats one created during the call (ticket, claim), so "your claim
     number is..." does not replace the policy number the customer gave earlier.
     """
+    turns = _utterances(turns)
     tokenized = [tokenize(text) for _, text in turns]
     candidates: list[Candidate] = []
     for t, (role, _) in enumerate(turns):
         tokens = tokenized[t]
         for k in _find_phrase(tokens, _IDENTITY_NOUNS | _CREATED_NOUNS, _NUMBER_NOUNS):
-            noun = tokens[k - 2].text if tokens[k - 1].text != "d" else tokens[k - 3].text
-            identity = noun in _IDENTITY_NOUNS
+            noun = k - 2 if tokens[k - 1].text != "d" else k - 3
+            identity = tokens[noun].text in _IDENTITY_NOUNS
             start = _after_fillers(tokens, k)
             reading = read_id(tokens, start)
+            if reading and _is_quantity(tokens, reading):
+                continue
             if reading and plausible_customer_id(reading.value):
                 candidates.append(Candidate(reading.value, t, role == "customer", identity))
                 continue
-            if reading or (start < len(tokens) and tokens[start].kind != "break" and role == "customer"):
-                continue  # a reading was cut off, or the sentence goes on: no answer is expected
-            # asked, not told: the answer is in the other party's next turns
+            if reading or not _is_request(tokens, noun, k):
+                continue  # a reading was cut off, or the number is talked about, not asked for
+            # asked, not told: the answer follows the question, in this turn (speech-to-text put
+            # both voices in one turn) or in the other party's next turns
+            _, end = _sentence_bounds(tokens, k)
+            answer = read_id(tokens, _after_fillers(tokens, end + 1))
+            if answer and plausible_customer_id(answer.value) and not _is_quantity(tokens, answer):
+                candidates.append(Candidate(answer.value, t, False, identity))
+                continue
             for u in range(t + 1, min(t + 3, len(turns))):
                 if turns[u][0] == role and role != "unknown":
                     continue

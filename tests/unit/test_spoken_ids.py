@@ -1,0 +1,162 @@
+"""Spoken IDs in the forms speech-to-text writes them, with phrasings of our own (not the corpus's).
+
+Companies, agents and ID formats here are invented. Each positive case is an ID introduced the way
+customer care introduces one; each negative case is a number that is not introduced as an ID (a
+price, date, time, quantity, phone or card number), which must never become one.
+"""
+
+from __future__ import annotations
+
+import pytest
+from callcare.summarization.offline.spoken_ids import find_agent_id, find_customer_id, tokenize
+
+
+def _turns(*texts: str) -> list[tuple[str, str]]:
+    """Alternating turns, the agent first."""
+    return [("agent" if i % 2 == 0 else "customer", text) for i, text in enumerate(texts)]
+
+
+def _figures(text: str) -> list[str]:
+    return [t.text for t in tokenize(text) if t.kind == "digit"]
+
+
+@pytest.mark.parametrize(
+    ("spoken", "figures"),
+    [
+        ("forty-four seventeen", ["44", "17"]),
+        ("forty four, four", ["44", "4"]),
+        ("four hundred and twelve", ["412"]),
+        ("zero zero seven", ["007"]),
+        ("triple zero five", ["0", "5"]),  # the repeated digit stays its own number
+        ("4 four 1", ["4", "4", "1"]),
+    ],
+)
+def test_number_words_become_figures(spoken: str, figures: list[str]) -> None:
+    assert _figures(spoken) == figures
+
+
+def test_ordinals_amounts_and_times_are_not_digits() -> None:
+    kinds = {t.text: t.kind for t in tokenize("on the second at 2:30, $14.99 and 15% on 12/04")}
+    assert kinds["2nd"] == "ordinal"
+    assert kinds["2:30"] == kinds["$14.99"] == kinds["15%"] == kinds["12/04"] == "amount"
+
+
+@pytest.mark.parametrize(
+    ("intro", "agent_id"),
+    [
+        ("Thanks for calling Pinecrest Water, my name is Dev, employee number 5 8 2 0.", "5820"),
+        ("You're through to Halden Insurance, I'm Priya, agent ID K-L-M 3 0 9 9.", "KLM-3099"),
+        ("this is marco operator number double seven two nine how can i help", "7729"),
+        ("Jess here, representative ID R as in Romeo, P as in Papa, six six one oh.", "RP-6610"),
+        ("Good morning, badge number forty-four seventeen, how can I help?", "4417"),
+        ("My employee ID is B-X 9 nine 0 2.", "BX-9902"),
+        ("Northgate Rail, agent IDA B 2219, how can I help?", "AB-2219"),  # "ID A" glued
+        ("Hi, this is agent 80412 speaking.", "80412"),
+        ("my rep ID is triple five two", "5552"),
+        ("Staff ID kilo tango 4 oh 6 1.", "KT-4061"),
+        ("Agent ID: ZX-7713.", "ZX-7713"),
+        ("Hello, you've reached Orbis Mobile, agent I.D. Q. R. 5 5 0 1.", "QR-5501"),
+        ("operator number is twelve thirty four", "1234"),
+    ],
+)
+def test_agent_id_forms(intro: str, agent_id: str) -> None:
+    assert find_agent_id([intro]) == agent_id
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Hi, this is Sam from billing, how can I help?",
+        "I spoke to an agent two weeks ago and she said it was fixed.",
+        "Your agent will call you back at 3:30 tomorrow.",
+        "The agent told me it costs $49.99 a month.",
+        "An agent said forty-five dollars, not ninety.",
+        "My agent ID is, um, hold on, let me find it.",
+        "Agent ID A B. Sorry, you're breaking up.",  # letters only: a reading cut off
+        "I've talked to agent after agent for three hundred and twelve days.",
+    ],
+)
+def test_no_agent_id_where_none_is_said(line: str) -> None:
+    assert find_agent_id([line]) is None
+
+
+@pytest.mark.parametrize(
+    ("turns", "customer_id"),
+    [
+        (_turns("Can I have your account number, please?", "Sure, it's 7 7 3 0 1 9 2 4."), "77301924"),
+        (
+            _turns(
+                "What's the member ID on your card?",
+                "It's W as in whiskey, Q as in Quebec, four oh oh eight one two.",
+            ),
+            "WQ400812",
+        ),
+        (
+            _turns(
+                "How can I help?",
+                "Hi, my order number is forty-one twenty-two ninety-eight and it never came.",
+            ),
+            "412298",
+        ),
+        (
+            _turns(
+                "Could you read me your reference number?", "Yeah, bravo kilo seven seven double nine one."
+            ),
+            "BK77991",
+        ),
+        (_turns("Do you have the case number?", "Yes. C-A-S, 5 5 1 0 3 8."), "CAS551038"),
+        (_turns("Account number, please.", "Um, 3-3-0-4-8-8-1-2."), "33048812"),
+        (_turns("Thanks. And your policy number?", "Sure. JX-204417."), "JX204417"),
+        (
+            _turns("Hello, how can I help?", "My customer ID is MX-20-4417, I have a billing question."),
+            "MX204417",
+        ),
+        (_turns("Hi there.", "I'm calling about account #44718820."), "44718820"),
+        (_turns("How can I help?", "My membership number is triple zero four five six two."), "0004562"),
+        # both voices in one turn: the answer right after the question
+        ([("agent", "What's the loyalty number? PX 4 4 0 2 1 8. Thank you, Ms. Ruiz.")], "PX440218"),
+        # one voice split by a pause into two turns
+        (
+            [
+                ("agent", "What's your client number?"),
+                ("customer", "It's D. R."),
+                ("customer", "9 0 3 3 7 1."),
+            ],
+            "DR903371",
+        ),
+    ],
+)
+def test_customer_id_forms(turns: list[tuple[str, str]], customer_id: str) -> None:
+    assert find_customer_id(turns) == customer_id
+
+
+@pytest.mark.parametrize(
+    "turns",
+    [
+        _turns("How can I help?", "I was charged forty-nine ninety-nine twice on March third."),
+        _turns("Your order will arrive in three to five business days; the total was $1,249.50.", "Great."),
+        _turns(
+            "What's your account number?",
+            "I don't have it with me, but my phone number is 555 201 8844.",
+        ),
+        _turns("What's the account number?", "I'm not sure. I ordered two dozen on the 14th at 2:30 pm."),
+        _turns(
+            "Your reference number will be emailed to you within 24 hours.",
+            "Okay, you can call me back on 0 7 7 0 0 9 0 0 1 2 3.",
+        ),
+        _turns(
+            "How can I help?",
+            "I've been a member since twenty nineteen and I pay one hundred twenty dollars a month.",
+        ),
+        _turns("How can I help?", "My order of 250000 units arrived on 12/04/2026."),
+        _turns("Can I have your account number?", "Oh, one second, let me find it."),
+        _turns(
+            "What's your account number?",
+            "The bill says one hundred forty two thousand three hundred dollars, that can't be right.",
+        ),
+        _turns("Can I have the card number?", "4 1 1 1, 1 1 1 1, 1 1 1 1, 1 1 1 1."),
+        _turns("What's the order number?", "I think it was around ten forty five in the morning."),
+    ],
+)
+def test_no_customer_id_where_none_is_said(turns: list[tuple[str, str]]) -> None:
+    assert find_customer_id(turns) is None
