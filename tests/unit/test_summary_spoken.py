@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from callcare.summarization.offline.spoken_ids import find_agent_id, find_customer_id, plausible_customer_id
-from callcare.summarization.offline.spoken_numbers import (
-    normalize_numbers,
-    parse_cardinal,
-    spoken_digits,
-    words_to_number,
+from callcare.summarization.offline.spoken_ids import (
+    find_agent_id,
+    find_customer_id,
+    plausible_customer_id,
+    read_id,
+    tokenize,
 )
+from callcare.summarization.offline.spoken_numbers import normalize_numbers, words_to_number
 
 
 @pytest.mark.parametrize(
@@ -30,7 +31,7 @@ def test_whole_phrase_numbers(text: str, value: int) -> None:
 
 
 def test_digit_by_digit_is_not_one_cardinal() -> None:
-    assert parse_cardinal(["one", "one", "seven"], 0) == (1, 1)
+    assert words_to_number("one one seven") is None
     assert words_to_number("twenty four ninety nine") is None  # a colloquial price, two numbers
 
 
@@ -45,7 +46,10 @@ def test_digit_by_digit_is_not_one_cardinal() -> None:
     ],
 )
 def test_spoken_digits(spoken: str, digits: str | None) -> None:
-    assert spoken_digits(spoken) == digits
+    tokens = tokenize(spoken)
+    reading = read_id(tokens, 0)
+    whole = reading is not None and reading.end == len(tokens) and reading.letters == 0
+    assert (reading.value if whole else None) == digits
 
 
 @pytest.mark.parametrize(
@@ -65,6 +69,13 @@ def test_spoken_digits(spoken: str, digits: str | None) -> None:
         ("card ending three three eight nine", "card ending 3389"),
         ("May I have your name?", "May I have your name?"),
         ("in forty eight hours, or sixty", "in 48 hours, or 60"),
+        ("a hundred dollars and fifty cents", "$100.50"),
+        ("renewed on June fifth, twenty twenty six", "renewed on June 5, 2026"),
+        ("since two thousand and five", "since 2005"),
+        ("twelve thousand five hundred", "12,500"),
+        ("the twenty-four ninety-nine plan", "the 24 99 plan"),
+        ("call five five five, one two three", "call 555, 123"),
+        ("one, two, three", "one, two, three"),
     ],
 )
 def test_normalize_numbers(spoken: str, written: str) -> None:
