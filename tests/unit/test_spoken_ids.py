@@ -57,6 +57,7 @@ def test_ordinals_amounts_and_times_are_not_digits() -> None:
         ("Agent ID: ZX-7713.", "ZX-7713"),
         ("Hello, you've reached Orbis Mobile, agent I.D. Q. R. 5 5 0 1.", "QR-5501"),
         ("operator number is twelve thirty four", "1234"),
+        ("agent ID A dash G dash T four four one two", "AGT-4412"),
     ],
 )
 def test_agent_id_forms(intro: str, agent_id: str) -> None:
@@ -112,6 +113,7 @@ def test_no_agent_id_where_none_is_said(line: str) -> None:
             "MX204417",
         ),
         (_turns("Hi there.", "I'm calling about account #44718820."), "44718820"),
+        (_turns("How can I help?", "I'm calling about order 5521 0098, it never arrived."), "55210098"),
         (_turns("How can I help?", "My membership number is triple zero four five six two."), "0004562"),
         # both voices in one turn: the answer right after the question
         ([("agent", "What's the loyalty number? PX 4 4 0 2 1 8. Thank you, Ms. Ruiz.")], "PX440218"),
@@ -123,6 +125,16 @@ def test_no_agent_id_where_none_is_said(line: str) -> None:
                 ("customer", "9 0 3 3 7 1."),
             ],
             "DR903371",
+        ),
+        # a number announced as the order ID beats the first answer to a question that asked for three things
+        (
+            [
+                ("agent", "May I have your username, email address and order ID, please?"),
+                ("customer", "Username: pkline442"),
+                ("customer", "pkline442@example.net"),
+                ("customer", "Order ID: 5820374419"),
+            ],
+            "5820374419",
         ),
     ],
 )
@@ -156,6 +168,10 @@ def test_customer_id_forms(turns: list[tuple[str, str]], customer_id: str) -> No
         ),
         _turns("Can I have the card number?", "4 1 1 1, 1 1 1 1, 1 1 1 1, 1 1 1 1."),
         _turns("What's the order number?", "I think it was around ten forty five in the morning."),
+        _turns(
+            "How can I help?", "I placed the order 2 weeks ago, order 12 boxes; the account is 15 years old."
+        ),
+        _turns("Can I have your account number?", "I only have my email, jo.m77@example.org, sorry."),
     ],
 )
 def test_no_customer_id_where_none_is_said(turns: list[tuple[str, str]]) -> None:

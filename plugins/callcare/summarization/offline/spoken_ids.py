@@ -85,12 +85,13 @@ MAX_ID = 20
 @dataclass(frozen=True)
 class Token:
     text: str  # lower case (letters, words), the figures (digits), _BREAK or "?" for punctuation
-    kind: str  # "letter" | "caps" | "digit" | "alnum" | "word" | "ordinal" | "amount" | "break"
+    kind: str  # "letter" | "caps" | "digit" | "alnum" | "word" | "ordinal" | "amount" | "other" | "break"
     comma_before: bool = False
 
 
 _TOKEN = re.compile(
-    r"(?P<amount>[$£€]\s?\d[\d,]*(?:\s?\.\d+)?|\d+(?:[.,:/]\d+)+|\d+\s?%|\d+(?:st|nd|rd|th)\b)"
+    r"(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
+    r"|(?P<amount>[$£€]\s?\d[\d,]*(?:\s?\.\d+)?|\d+(?:[.,:/]\d+)+|\d+\s?%|\d+(?:st|nd|rd|th)\b)"
     r"|(?P<word>[A-Za-z0-9]+(?:'[A-Za-z]+)?)"
     r"|(?P<hash>#)"
     r"|(?P<comma>[,:])"  # "Agent ID: ZX-7713": a colon introduces, it does not end a sentence
@@ -142,7 +143,9 @@ def _raw_tokens(text: str) -> list[Token]:
         if m.lastgroup == "comma":
             comma = True
             continue
-        if m.lastgroup == "amount":
+        if m.lastgroup == "email":
+            tok = Token(t.lower(), "other", comma)
+        elif m.lastgroup == "amount":
             tok = Token(t, "ordinal" if t[-1].isalpha() else "amount", comma)
         elif m.lastgroup == "brk":
             tok = Token("?" if t == "?" else _BREAK, "break", comma)
@@ -245,6 +248,8 @@ def read_id(tokens: Sequence[Token], i: int, allow_short_word: bool = False) -> 
         elif tok.kind == "word" and tok.text == "oh" and _oh_is_zero(tokens, j, parts):
             parts.append("0" * repeat)
             repeat = 1
+        elif tok.kind == "word" and tok.text in ("dash", "hyphen") and parts and is_part(j + 1):
+            pass  # "A dash G dash T"
         elif tok.kind == "word" and tok.text in _HOMOPHONES and parts and nxt_digit:
             parts.append(_HOMOPHONES[tok.text])
         elif tok.kind in ("word", "caps") and tok.text in _NATO and (parts or is_part(j + 1)):
@@ -347,10 +352,11 @@ class Candidate:
     turn: int
     by_customer: bool
     identity: bool  # the customer's own record rather than one created during the call
+    inferred: bool = False  # the answer to a question rather than a number announced as what it is
 
     @property
-    def rank(self) -> tuple[int, int, int]:
-        return (0 if self.by_customer else 1, 0 if self.identity else 1, self.turn)
+    def rank(self) -> tuple[int, int, int, int]:
+        return (0 if self.by_customer else 1, 0 if self.identity else 1, self.turn, int(self.inferred))
 
 
 def _sentence_bounds(tokens: Sequence[Token], k: int) -> tuple[int, int]:
@@ -408,12 +414,20 @@ def _first_plausible(tokens: Sequence[Token], start: int = 0) -> Reading | None:
     return None
 
 
+def _ends_spelling(text: str) -> bool:
+    """Whether a turn stops in the middle of a reading: letters spelled, no digit yet ("It's H. S.")."""
+    tokens = [t for t in tokenize(text) if t.kind != "break"]
+    return bool(tokens) and tokens[-1].kind == "letter"
+
+
 def _utterances(turns: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Consecutive turns of one role joined: a pause splits "It's H. S." from "3 3 8 8 1 0"."""
+    """Consecutive turns of one role joined, a reading cut by a pause ("It's H. S." then
+    "3 3 8 8 1 0") read across the join; any other join is a sentence break."""
     out: list[tuple[str, str]] = []
     for role, text in turns:
         if out and out[-1][0] == role and role != "unknown":
-            out[-1] = (role, f"{out[-1][1]} {text}")
+            glue = " " if _ends_spelling(out[-1][1]) else " ; "
+            out[-1] = (role, f"{out[-1][1]}{glue}{text}")
         else:
             out.append((role, text))
     return out
@@ -448,15 +462,34 @@ def find_customer_id(turns: Sequence[tuple[str, str]]) -> str | None:
             _, end = _sentence_bounds(tokens, k)
             answer = read_id(tokens, _after_fillers(tokens, end + 1))
             if answer and plausible_customer_id(answer.value) and not _is_quantity(tokens, answer):
-                candidates.append(Candidate(answer.value, t, False, identity))
+                candidates.append(Candidate(answer.value, t, False, identity, inferred=True))
                 continue
             for u in range(t + 1, min(t + 3, len(turns))):
                 if turns[u][0] == role and role != "unknown":
                     continue
                 answer = _first_plausible(tokenized[u])
                 if answer:
-                    candidates.append(Candidate(answer.value, u, turns[u][0] == "customer", identity))
+                    candidates.append(
+                        Candidate(answer.value, u, turns[u][0] == "customer", identity, inferred=True)
+                    )
                     break
+        # "about order 5521 0098": the noun right before the number, no "number" between
+        for k, tok in enumerate(tokens[:-1]):
+            if tok.text in _IDENTITY_NOUNS | _CREATED_NOUNS and tokens[k + 1].kind in (
+                "digit",
+                "alnum",
+                "caps",
+            ):
+                reading = read_id(tokens, k + 1)
+                if (
+                    reading
+                    and reading.digits >= 4
+                    and plausible_customer_id(reading.value)
+                    and not _is_quantity(tokens, reading)
+                ):
+                    candidates.append(
+                        Candidate(reading.value, t, role == "customer", tok.text in _IDENTITY_NOUNS)
+                    )
     if not candidates:
         return None
     return min(candidates, key=lambda c: c.rank).value
