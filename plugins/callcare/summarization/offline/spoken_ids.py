@@ -108,9 +108,29 @@ _GLUED_ID = re.compile(
 )
 
 
+# "T for two" is T, 4, 2 inside a reading, not the letter T spelled by example
+_NOT_EXAMPLES = {
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "to",
+    "too",
+    "ate",
+}
+
+
 def _unspell(m: re.Match[str]) -> str:
     letter, word = m.group(1), m.group(2)
-    return letter if word[0].lower() == letter.lower() else m.group(0)
+    if word[0].lower() == letter.lower() and word.lower() not in _NOT_EXAMPLES:
+        return letter
+    return m.group(0)
 
 
 class _NumberToken:
@@ -118,7 +138,7 @@ class _NumberToken:
 
     def __init__(self, token: Token, separated: bool) -> None:
         # a spelled letter is no number word (text2num reads a lone "o" as zero; ours decides)
-        self._text = token.text if token.kind == "word" or token.text == "a" else ","
+        self._text = token.text if token.kind in ("word", "caps") or token.text == "a" else ","
         self._separated = separated
 
     def text(self) -> str:
@@ -232,7 +252,8 @@ def read_id(tokens: Sequence[Token], i: int, allow_short_word: bool = False) -> 
     while j < n:
         tok = tokens[j]
         nxt_digit = is_digitish(j + 1)
-        if tok.kind == "word" and tok.text in REPEATERS and j + 1 < n and is_part(j + 1):
+        wordish = tok.kind in ("word", "caps")
+        if wordish and tok.text in REPEATERS and j + 1 < n and is_part(j + 1):
             repeat = REPEATERS[tok.text]
         elif tok.kind == "digit":
             parts.append(tok.text * (repeat if len(tok.text) == 1 else 1))
@@ -245,14 +266,14 @@ def read_id(tokens: Sequence[Token], i: int, allow_short_word: bool = False) -> 
         elif tok.kind == "letter":
             parts.append(tok.text.upper() * repeat)
             repeat = 1
-        elif tok.kind == "word" and tok.text == "oh" and _oh_is_zero(tokens, j, parts):
+        elif wordish and tok.text == "oh" and _oh_is_zero(tokens, j, parts):
             parts.append("0" * repeat)
             repeat = 1
-        elif tok.kind == "word" and tok.text in ("dash", "hyphen") and parts and is_part(j + 1):
+        elif wordish and tok.text in ("dash", "hyphen") and parts and is_part(j + 1):
             pass  # "A dash G dash T"
-        elif tok.kind == "word" and tok.text in _HOMOPHONES and parts and nxt_digit:
+        elif wordish and tok.text in _HOMOPHONES and parts and nxt_digit:
             parts.append(_HOMOPHONES[tok.text])
-        elif tok.kind in ("word", "caps") and tok.text in _NATO and (parts or is_part(j + 1)):
+        elif wordish and tok.text in _NATO and (parts or is_part(j + 1)):
             parts.append(_NATO[tok.text] * repeat)  # "bravo kilo seven", never a lone "delta"
             repeat = 1
         elif (
