@@ -36,9 +36,13 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# Files of one lake table, by the same pattern as the source's external_location. #}
+{# The files of one lake table, by the same pattern as the source's external_location. #}
+{% macro lake_file_pattern(table_name) -%}
+    {{ return(env_var('CALLCARE_LAKE_DIR', '../var/lake') ~ '/tables/' ~ table_name ~ '/*/*.parquet') }}
+{%- endmacro %}
+
 {% macro lake_file_count(table_name) -%}
-    {%- set pattern = env_var('CALLCARE_LAKE_DIR', '../var/lake') ~ '/tables/' ~ table_name ~ '/*/*.parquet' -%}
+    {%- set pattern = lake_file_pattern(table_name) -%}
     {%- set result = run_query("select count(*) from glob(" ~ dbt.string_literal(pattern) ~ ")") -%}
     {{ return(result.columns[0].values()[0]) }}
 {%- endmacro %}
@@ -50,30 +54,86 @@
     A partition can hold a call twice for a while: a per-call file beside the compacted file that
     merged it (compaction writes before it deletes, and may be killed between), or a newer per-call
     file written after the day was compacted (a reprocess, a re-summary). Each unit of the table
-    (the source's meta.file_unit: a call's rows; a call's summary version) is taken from one file
-    only, the best-ranked: a per-call file over a compacted one, then the later path (a compacted
-    file's generation sorts as text). The same rule as callcare.core.lake_generations.file_rank.
-    call_date leads the window's partition, so a filter on the day still prunes partitions.
+    (the source's meta.file_unit: a call's rows; a call's summary version) is taken from the best of
+    the files that exist for it, whether or not that file holds any of its rows: its per-call file
+    (the later path, should a summary version be in two), else the partition's latest compacted
+    file (a generation sorts as text). A per-call file names its call (`<call_id>.parquet`), so where
+    the unit is the call, that file replaces the call's compacted rows even when it holds none (a call
+    reprocessed into no turns). The same rule as callcare.core.lake_generations.current_rows.
+    call_date leads the windows' partitions, so a filter on the day still prunes partitions.
+
+    DuckDB lists the files (glob), so it sees a per-call file that holds no rows and a latest
+    generation that holds none. Athena sees a file only through its rows ("$path"): there such a file
+    counts for nothing until the next compaction merges it (docs/OPERATIONS.md, "Lake compaction").
 #}
 {% macro current_lake_rows(table_name) -%}
     {%- set unit = ['call_id'] -%}
     {%- if execute -%}
         {%- set unit = graph.sources['source.callcare.lake.' ~ table_name].meta.file_unit -%}
     {%- endif -%}
+    {%- set path = lake_file_path() -%}
+    {%- set per_call = path ~ " not like '%/compacted-%'" -%}
+    {%- set in_unit -%}
+        partition by lake_rows.call_date, {% for column in unit %}lake_rows.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
+    {%- endset -%}
     (
         select * from (
             select
                 lake_rows.*,
-                dense_rank() over (
-                    partition by lake_rows.call_date, {% for column in unit %}lake_rows.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
-                    order by
-                        case when {{ lake_file_path() }} like '%/compacted-%' then 1 else 0 end,
-                        {{ lake_file_path() }} desc
-                ) as lake_file_rank
+                case
+                    when {{ per_call }}
+                        then {{ path }} = max(case when {{ per_call }} then {{ path }} end) over ({{ in_unit }})
+                    else count(case when {{ per_call }} then 1 end) over ({{ in_unit }}) = 0
+                        and {{ path }} = max(case when {{ path }} like '%/compacted-%' then {{ path }} end) over (partition by lake_rows.call_date)
+                        {{- lake_listed_files_condition(unit) }}
+                end as lake_file_current
             from {{ lake_source(table_name) }} as lake_rows
+            {{- lake_listed_files_join(table_name, unit) }}
         ) as ranked
-        where lake_file_rank = 1
+        where lake_file_current
     )
+{%- endmacro %}
+
+{#
+    Where the engine can list a partition's files (DuckDB), a compacted row also needs its file to be
+    the latest generation listed, and no per-call file named after its call (when the unit is the
+    call): both hold with no rows to show it. Athena cannot list files: nothing is added there.
+#}
+{% macro lake_listed_files_join(table_name, unit) -%}
+    {{ return(adapter.dispatch('lake_listed_files_join', 'callcare')(table_name, unit)) }}
+{%- endmacro %}
+
+{% macro default__lake_listed_files_join(table_name, unit) -%}
+{%- endmacro %}
+
+{% macro duckdb__lake_listed_files_join(table_name, unit) -%}
+    {%- set listed = "glob(" ~ dbt.string_literal(lake_file_pattern(table_name)) ~ ")" %}
+            left join (
+                select regexp_replace(file, '[^/]*$', '') as lake_folder, max(file) as lake_latest_generation
+                from {{ listed }}
+                where file like '%/compacted-%'
+                group by 1
+            ) as lake_generations
+                on lake_generations.lake_folder = regexp_replace(lake_rows.filename, '[^/]*$', '')
+    {%- if unit | list == ['call_id'] %}
+            left join (select file as lake_call_file from {{ listed }}) as lake_call_files
+                on lake_call_files.lake_call_file
+                    = regexp_replace(lake_rows.filename, '[^/]*$', '') || lake_rows.call_id || '.parquet'
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro lake_listed_files_condition(unit) -%}
+    {{ return(adapter.dispatch('lake_listed_files_condition', 'callcare')(unit)) }}
+{%- endmacro %}
+
+{% macro default__lake_listed_files_condition(unit) -%}
+{%- endmacro %}
+
+{% macro duckdb__lake_listed_files_condition(unit) %}
+                        and lake_rows.filename = lake_generations.lake_latest_generation
+    {%- if unit | list == ['call_id'] %}
+                        and lake_call_files.lake_call_file is null
+    {%- endif -%}
 {%- endmacro %}
 
 {# The path of the file a lake row was read from: Athena's hidden column; DuckDB's filename = true. #}

@@ -285,3 +285,61 @@ def test_compacted_files_and_call_files_cannot_be_mistaken_for_each_other() -> N
     # a per-call file outranks every compacted one; a later generation an earlier one
     later = compacted_table_key("turns", DAYS[0], "20260304T010000000000Z")
     assert file_rank(table_key("turns", DAYS[0], "c-1")) > file_rank(later) > file_rank(key)
+
+
+def test_a_call_emptied_after_compaction_has_no_rows_before_and_after_the_next_compaction(
+    lake, filled
+) -> None:
+    """A per-call file that holds no rows still replaces its call: the rule ranks files, not rows."""
+    compact_before(lake, TODAY)
+    # c-2 reprocessed into a transcript with no turns: its per-call turns file holds no rows
+    lake.write_parquet(table_key("turns", DAYS[0], "c-2"), TURNS_SCHEMA.empty_table())
+    expected = {t: [r for r in rows if t != "turns" or r["call_id"] != "c-2"] for t, rows in filled.items()}
+
+    assert counted(lake) == expected
+    compact_before(lake, TODAY)
+    assert counted(lake) == expected
+    [only] = files(lake, "turns", DAYS[0])
+    assert "c-2" not in lake.read_parquet(only).column("call_id").to_pylist()
+
+
+def test_an_earlier_generation_left_behind_does_not_bring_back_an_emptied_call(lake, filled) -> None:
+    compact_before(lake, TODAY)
+    [first] = files(lake, "turns", DAYS[0])
+    old = lake.read_parquet(first)
+    lake.write_parquet(table_key("turns", DAYS[0], "c-2"), TURNS_SCHEMA.empty_table())
+    compact_before(lake, TODAY)
+    lake.write_parquet(first, old)  # as if the delete of the earlier generation had never happened
+
+    turns = read_partition(lake, "turns", DAYS[0]).to_pylist()
+
+    assert sorted({r["call_id"] for r in turns}) == ["c-0", "c-4"]
+    assert len(turns) == 2 + 6
+
+
+def test_a_summary_version_written_after_compaction_leaves_the_others_counted(lake, filled) -> None:
+    """In summaries the unit is a call's prompt version: a new version's file replaces only that one."""
+    compact_before(lake, TODAY)
+    lake.write_parquet(
+        table_key("summaries", DAYS[0], "c-2", "v3"),
+        pa.Table.from_pylist(
+            [{"call_id": "c-2", "call_date": DAYS[0], "prompt_version": "v3", "sentiment": "late"}],
+            schema=SUMMARIES_SCHEMA,
+        ),
+    )
+    lake.write_parquet(  # the pipeline's own file again, after compaction: it holds v1 only
+        table_key("summaries", DAYS[0], "c-2"),
+        pa.Table.from_pylist(
+            [{"call_id": "c-2", "call_date": DAYS[0], "prompt_version": "v1", "sentiment": "again"}],
+            schema=SUMMARIES_SCHEMA,
+        ),
+    )
+
+    for _ in range(2):
+        rows = [r for r in read_partition(lake, "summaries", DAYS[0]).to_pylist() if r["call_id"] == "c-2"]
+        assert sorted((r["prompt_version"], r["sentiment"]) for r in rows) == [
+            ("v1", "again"),
+            ("v2", "COMPLETED"),
+            ("v3", "late"),
+        ]
+        compact_before(lake, TODAY)

@@ -83,6 +83,22 @@ def test_a_compacted_lake_is_consistent_even_with_a_killed_compactions_leftovers
     assert check(ctx.registry, ctx.lake, require_terminal=True).problems == []
 
 
+def test_a_call_emptied_after_its_day_was_compacted_is_read_as_empty(
+    finished: tuple[Context, str, str],
+) -> None:
+    """A per-call file with no rows replaces the call's compacted rows, as it replaces a per-call one."""
+    ctx, done, _ = finished
+    call_date = ctx.registry.get(done)["call_date"]
+    compact_before(ctx.lake, date.fromisoformat(call_date) + timedelta(days=1))
+    # reprocessed into a transcript with no turns: its turns file holds none
+    [compacted] = ctx.lake.list_keys(partition_prefix("turns", call_date))
+    ctx.lake.write_parquet(table_key("turns", call_date, done), ctx.lake.read_parquet(compacted).slice(0, 0))
+
+    assert check(ctx.registry, ctx.lake).problems == [
+        f"{done}: no turns row (in {partition_prefix('turns', call_date)})"
+    ]
+
+
 def test_in_a_compacted_lake_missing_and_unknown_calls_are_reported(
     finished: tuple[Context, str, str],
 ) -> None:

@@ -9,15 +9,23 @@ was compacted gets a new per-call file beside the compacted one.
 
 Every reader (dbt's staging models on DuckDB and Athena, `callcare sql`, `callcare check`, the
 compaction itself) therefore takes each *unit* of a table (LakeTable.unit: a call's rows; a summary
-version's row) from one file only, the highest-ranked file that holds it:
+version's row) from one file only, the best of the files that exist for it, whether or not that file
+holds any of its rows:
 
-1. a per-call file beats any compacted file: it is either the newest write of that call (written
-   after the compaction read the call) or a byte-for-byte copy of what the compacted file holds;
-2. among compacted files, the later generation wins: it was merged from the earlier one and
-   everything newer that was there when it ran.
+1. the unit's per-call file beats any compacted file: it is either the newest write of that unit
+   (written after the compaction read it) or a byte-for-byte copy of what the compacted file holds.
+   A per-call file names its call (`<call_id>.parquet`), so where the unit is the call it replaces
+   the call's rows even when it holds none (a call reprocessed into a transcript with no turns). In
+   summaries the unit is a call's prompt version, which the pipeline's `<call_id>.parquet` does not
+   name; there a per-call file replaces the versions its rows hold (always one row: a summary);
+2. otherwise the partition's latest compacted generation: it was merged from every earlier one and
+   everything newer that was there when it ran, so a unit it lacks has no rows, even if an earlier
+   generation a killed compaction left behind still holds some.
 
-The rank is in the file name alone, so SQL can apply it with nothing but the file's path (DuckDB's
-`filename`, Athena's `"$path"`): see dbt/macros/lake_source.sql, which must agree with `file_rank`.
+The rank is in the file name alone, so SQL can apply it with the file's path (DuckDB's `filename`
+and its `glob`, Athena's `"$path"`): see dbt/macros/lake_source.sql, which must agree with
+`current_rows`. Athena sees a file only through its rows, so there a per-call file that holds no rows
+counts for nothing until the next compaction merges it (docs/OPERATIONS.md, "Lake compaction").
 """
 
 from __future__ import annotations
@@ -34,8 +42,8 @@ from callcare.lake_paths import compacted_generation, partition_prefix
 def file_rank(key: str) -> tuple[int, str]:
     """Higher wins: per-call files (1, name) over compacted ones (0, generation), then by name.
 
-    SQL orders the same way: `is compacted` ascending, then the path descending (one partition's
-    files share their folder, and generations sort as text).
+    SQL orders the same way: a per-call file over a compacted one, then the later path (one
+    partition's files share their folder, and generations sort as text).
     """
     name = key.rsplit("/", 1)[-1]
     generation = compacted_generation(key)
@@ -59,20 +67,34 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 def current_rows(files: Iterable[tuple[str, pa.Table]], table_name: str) -> pa.Table:
     """The rows readers count from the given files of one partition: each unit from its best file.
 
-    `files` are (key, rows) pairs; rows that another, higher-ranked file also holds are left out.
+    `files` are (key, rows) pairs, every file of the partition, empty ones included: a per-call file
+    that holds no rows still replaces its call (see the module's rule).
     """
     table = LAKE_TABLES[table_name]
-    ranked = sorted(files, key=lambda item: file_rank(item[0]), reverse=True)
+    named_by_file = tuple(table.unit) == ("call_id",)
+    files = list(files)
+    per_call = [item for item in files if compacted_generation(item[0]) is None]
+    compacted = [item for item in files if compacted_generation(item[0]) is not None]
+    ranked = sorted(per_call, key=lambda item: file_rank(item[0]), reverse=True)
+    if compacted:  # only the latest generation: it holds whatever an earlier one still counted
+        ranked.append(max(compacted, key=lambda item: file_rank(item[0])))
     seen: set[tuple[object, ...]] = set()
     kept: list[pa.Table] = []
-    for _key, rows in ranked:
+    for key, rows in ranked:
         units = _units(rows, table.unit)
         mask = [unit not in seen for unit in units]
         seen.update(units)
+        if named_by_file and compacted_generation(key) is None:
+            seen.add((call_id_of(key),))
         kept.append(conform(rows.filter(pa.array(mask, pa.bool_())), table.schema))
     if not kept:
         return table.schema.empty_table()
     return pa.concat_tables(kept, promote_options="permissive")
+
+
+def call_id_of(key: str) -> str:
+    """The call a per-call file is named after (`<call_id>.parquet`; not a summaries `-<version>` file's)."""
+    return key.rsplit("/", 1)[-1].removesuffix(".parquet")
 
 
 def _units(rows: pa.Table, unit: Sequence[str]) -> list[tuple[object, ...]]:

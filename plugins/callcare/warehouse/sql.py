@@ -25,17 +25,38 @@ OUTPUT_FORMATS = ("table", "csv", "json")
 
 
 def current_rows_sql(table: str, pattern: str) -> str:
-    """The rows of a lake table that count, as dbt's staging models read them (macro
-    current_lake_rows; the rule is callcare.core.lake_generations'): each unit from one file, a
-    per-call file over a compacted one, then the later path."""
-    partition = ", ".join(["call_date", *LAKE_TABLE_UNITS[table]])
-    compacted = _literal(f"%/{COMPACTED_FILE_PREFIX}%")
+    """The rows of a lake table that count, as dbt's staging models read them on DuckDB (macro
+    current_lake_rows; the rule is callcare.core.lake_generations'): each unit from the best file
+    that exists for it, rows or none: its per-call file (the later path), else the partition's latest
+    compacted file. Where the unit is the call, a per-call file named after the call replaces its
+    compacted rows even when it holds none; the files are listed (glob), not found through rows."""
+    unit = LAKE_TABLE_UNITS[table]
+    in_unit = "partition by " + ", ".join(f"lake_rows.{column}" for column in ("call_date", *unit))
+    per_call = f"lake_rows.filename not like {_literal(f'%/{COMPACTED_FILE_PREFIX}%')}"
+    listed = f"glob({_literal(pattern)})"
+    folder = "regexp_replace({}, '[^/]*$', '')"
+    named_by_file = unit == ("call_id",)
+    call_file_join = (
+        f" left join (select file as lake_call_file from {listed}) as lake_call_files"
+        " on lake_call_files.lake_call_file = "
+        f"{folder.format('lake_rows.filename')} || lake_rows.call_id || '.parquet'"
+        if named_by_file
+        else ""
+    )
+    no_call_file = " and lake_call_files.lake_call_file is null" if named_by_file else ""
     return (
-        "select * exclude (filename, lake_file_rank) from ("
-        f"select *, dense_rank() over (partition by {partition} order by "
-        f"case when filename like {compacted} then 1 else 0 end, filename desc) as lake_file_rank "
+        "select * exclude (filename, lake_file_current) from (select lake_rows.*, case "
+        f"when {per_call} then lake_rows.filename = "
+        f"max(case when {per_call} then lake_rows.filename end) over ({in_unit}) "
+        f"else count(case when {per_call} then 1 end) over ({in_unit}) = 0 "
+        f"and lake_rows.filename = lake_generations.lake_latest_generation{no_call_file} "
+        "end as lake_file_current "
         f"from read_parquet({_literal(pattern)}, hive_partitioning = true, union_by_name = true, "
-        "filename = true)) where lake_file_rank = 1"
+        "filename = true) as lake_rows "
+        f"left join (select {folder.format('file')} as lake_folder, max(file) as lake_latest_generation "
+        f"from {listed} where file like {_literal(f'%/{COMPACTED_FILE_PREFIX}%')} group by 1) "
+        f"as lake_generations on lake_generations.lake_folder = {folder.format('lake_rows.filename')}"
+        f"{call_file_join}) where lake_file_current"
     )
 
 

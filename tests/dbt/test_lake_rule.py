@@ -1,0 +1,144 @@
+"""The SQL rule (dbt's current_lake_rows on DuckDB, `callcare sql`'s lake views) counts exactly the
+rows the Python rule (callcare.core.lake_generations, used by compaction and `callcare check`) counts,
+in the states compaction and late writes leave a lake in, those with files that hold no rows included.
+
+The macro is run as the staging models use it (`dbt show --inline`), not through a whole build.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from callcare.config import Settings
+from callcare.core.lake import Lake
+from callcare.core.lake_generations import read_partition
+from callcare.core.tables import SUMMARIES_SCHEMA, TURNS_SCHEMA
+from callcare.lake_paths import partition_prefix, table_key
+from callcare.steps.compact import compact_before
+from callcare.warehouse import dbt as warehouse
+
+from tests.unit.test_compaction import write_call
+
+DAYS = ("2026-03-01", "2026-03-02")
+TODAY = date(2026, 3, 3)
+# what tells one row from another, and which file's copy of it was counted
+KEYS = {
+    "calls": "status",
+    "turns": "cast(turn_index as varchar) || ' ' || text",
+    "summaries": "prompt_version || ' ' || sentiment",
+}
+
+
+def python_rule(lake: Lake) -> list[list[str]]:
+    rows = []
+    for table, key in KEYS.items():
+        for day in DAYS:
+            for row in read_partition(lake, table, day).to_pylist():
+                if table == "turns":
+                    value = f"{row['turn_index']} {row['text']}"
+                elif table == "summaries":
+                    value = f"{row['prompt_version']} {row['sentiment']}"
+                else:
+                    value = row[key]
+                rows.append([table, row["call_id"], value])
+    return sorted(rows)
+
+
+def union(source: str) -> str:
+    return " union all ".join(
+        f"select '{table}' as lake_table, call_id, {key} as lake_key from {source.format(table=table)}"
+        for table, key in KEYS.items()
+    )
+
+
+def dbt_rule(home: Path) -> list[list[str]]:
+    result = warehouse.run_dbt(
+        Settings(home=home),
+        "show",
+        "--inline",
+        union("{{{{ current_lake_rows('{table}') }}}}"),
+        "--limit",
+        "-1",
+        "--output",
+        "json",
+        "--log-format",
+        "json",
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    for line in result.stdout.splitlines():
+        event = json.loads(line)
+        if event["info"]["name"] == "ShowNode":
+            return sorted(
+                [r["lake_table"], r["call_id"], r["lake_key"]] for r in json.loads(event["data"]["preview"])
+            )
+    raise AssertionError(result.stdout[-4000:])
+
+
+def sql_rule(home: Path, sql) -> list[list[str]]:
+    rows = sql(home, union("lake.{table}"))
+    return sorted([r["lake_table"], r["call_id"], r["lake_key"]] for r in rows)
+
+
+def test_the_sql_rule_counts_what_the_python_rule_counts_files_without_rows_included(
+    tmp_path: Path, sql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake((tmp_path / "lake").as_uri())
+    for n in range(6):
+        write_call(lake, f"c-{n}", DAYS[n % 2], turns=2 + n)
+    with monkeypatch.context() as patched:  # compacted files written, nothing deleted yet
+        patched.setattr(Lake, "delete_if_unchanged", lambda *_: False)
+        compact_before(lake, TODAY)
+    [first] = [k for k in lake.list_keys(partition_prefix("turns", DAYS[0])) if "compacted-" in k]
+    # c-2 reprocessed into a transcript with no turns: its per-call file holds none
+    lake.write_parquet(table_key("turns", DAYS[0], "c-2"), TURNS_SCHEMA.empty_table())
+
+    expected = python_rule(lake)
+    assert [r for r in expected if r[:2] == ["turns", "c-2"]] == []
+    assert dbt_rule(tmp_path) == expected
+    assert sql_rule(tmp_path, sql) == expected
+
+    # compaction finished, but an earlier generation is left behind (as if its delete never ran);
+    # a summary version and the pipeline's own summary written after; every turn of day 2 emptied
+    # and compacted: that day's latest turns file holds no rows at all, its earlier one some
+    old = lake.read_parquet(first)
+    compact_before(lake, TODAY)
+    lake.write_parquet(first, old)
+    for version, sentiment in (("v3", "late"), (None, "again")):
+        lake.write_parquet(
+            table_key("summaries", DAYS[0], "c-4", version),
+            pa.Table.from_pylist(
+                [
+                    {
+                        "call_id": "c-4",
+                        "call_date": DAYS[0],
+                        "prompt_version": version or "v1",
+                        "sentiment": sentiment,
+                    }
+                ],
+                schema=SUMMARIES_SCHEMA,
+            ),
+        )
+    [day_two] = lake.list_keys(partition_prefix("turns", DAYS[1]))
+    day_two_rows = lake.read_parquet(day_two)
+    for call_id in ("c-1", "c-3", "c-5"):
+        lake.write_parquet(table_key("turns", DAYS[1], call_id), TURNS_SCHEMA.empty_table())
+    compact_before(lake, TODAY)
+    lake.write_parquet(day_two, day_two_rows)
+
+    expected = python_rule(lake)
+    assert [r for r in expected if r[0] == "turns"] == sorted(
+        ["turns", call_id, f"{i} COMPLETED {i}"]
+        for call_id, turns in (("c-0", 2), ("c-4", 6))
+        for i in range(turns)
+    )
+    assert sorted(r[2] for r in expected if r[:2] == ["summaries", "c-4"]) == [
+        "v1 again",
+        "v2 COMPLETED",
+        "v3 late",
+    ]
+    assert dbt_rule(tmp_path) == expected
+    assert sql_rule(tmp_path, sql) == expected
