@@ -56,7 +56,7 @@ def test_the_instant_backend_is_refused_on_the_aws_profile(tmp_path) -> None:
         get_backend(aws)
     with pytest.raises(ValueError, match="refused on the aws profile"):
         rs_request(aws)
-    assert "instant" not in backends_for("aws") and set(backends_for("aws")) == set(BACKENDS) - {"instant"}
+    assert set(backends_for("aws")) == set(BACKENDS) - {"instant", "offline"}
     local = Settings(home=tmp_path, profile="local", summary_backend="instant")
     assert isinstance(get_backend(local), InstantBackend)  # benchmarks and tests keep it
     assert backends_for("local") == BACKENDS
@@ -66,3 +66,22 @@ def rs_request(settings):
     from callcare.steps.resummarize import make_request
 
     return make_request(settings, backend="instant")
+
+
+def test_the_offline_analyzer_is_refused_on_the_aws_profile(tmp_path) -> None:
+    """It needs requirements-local.txt (text2num), which MWAA does not install: chosen on aws it
+    would fail every call it summarized, so the profile refuses it up front with the reason."""
+    from callcare.config import Settings
+    from callcare.summarization.choose import get_backend
+
+    aws = Settings(home=tmp_path, profile="aws", summary_backend="offline")
+    with pytest.raises(ValueError, match=r"local-only packages of requirements-local\.txt"):
+        get_backend(aws)
+    with pytest.raises(ValueError, match="local-only"):
+        make_request_offline(aws)
+
+
+def make_request_offline(settings):
+    from callcare.steps.resummarize import make_request
+
+    return make_request(settings, backend="offline")

@@ -20,11 +20,15 @@ BACKENDS = ("offline", "bedrock", "openai", "instant")
 # Canned output for benchmarks and tests: on the aws profile it would overwrite real summaries with
 # "not summarized" ones (a resummarize run over every call, say), so that profile refuses it.
 TEST_ONLY_BACKENDS = frozenset({"instant"})
+# The offline analyzer reads number words with text2num, a package of requirements-local.txt that
+# MWAA does not install (local-only, as the offline speech engines): on aws it would fail each call.
+LOCAL_ONLY_BACKENDS = frozenset({"offline"})
 
 
 def backends_for(profile: str) -> tuple[str, ...]:
     """The backends a deployment of this profile may choose (what a form should offer)."""
-    return tuple(b for b in BACKENDS if profile != "aws" or b not in TEST_ONLY_BACKENDS)
+    refused = TEST_ONLY_BACKENDS | LOCAL_ONLY_BACKENDS if profile == "aws" else frozenset()
+    return tuple(b for b in BACKENDS if b not in refused)
 
 
 def check_backend(name: str, profile: str) -> str:
@@ -35,6 +39,11 @@ def check_backend(name: str, profile: str) -> str:
             f"the {choice} summary backend writes canned summaries for tests and benchmarks and is "
             f"refused on the aws profile, where it would replace real summaries; choose one of "
             f"{', '.join(backends_for(profile))}"
+        )
+    if choice in LOCAL_ONLY_BACKENDS and profile == "aws":
+        raise ValueError(
+            f"the {choice} summary backend needs the local-only packages of requirements-local.txt, "
+            f"which MWAA does not install; choose one of {', '.join(backends_for(profile))}"
         )
     if choice not in BACKENDS:
         raise ValueError(f"CALLCARE_SUMMARY_BACKEND must be one of {BACKENDS}, got {name!r}")
