@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -90,8 +90,9 @@ PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+def pg_databases() -> Iterator[Callable[[str], str]]:
+    """Fresh PostgreSQL databases made on demand, `make(purpose)` -> name, all dropped afterwards (a
+    rehearsal needs two: MWAA's metadata database and the registry's RDS)."""
     import sqlalchemy as sa  # not at module level: tests/infra runs this conftest without it
 
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -103,12 +104,25 @@ def pg_url() -> Iterator[str]:
         pytest.fail(
             f"the tests need PostgreSQL at 127.0.0.1:5432 (user postgres, trust; see README): {exc.orig}"
         )
-    name = f"callcare_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    made: list[str] = []
+
+    def make(purpose: str) -> str:
+        name = f"callcare_{purpose}_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return name
+
     try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+        yield make
     finally:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for name in made:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_databases) -> str:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{pg_databases('test')}"

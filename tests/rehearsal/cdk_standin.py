@@ -7,7 +7,8 @@ replaced. It understands what deploy.sh passes:
 
     deploy --app DIR --require-approval never (STACK ... --exclusively | --all) [--parameters S:K=V ...]
 
-A stack already created is left as it is (the rehearsal deploys once). What each stack became
+A stack that exists is updated in place, as `cdk deploy` does when a later release deploys over an
+earlier one (tests/rehearsal/test_artifact_upgrade.py). What each stack became
 (tests/rehearsal/moto_cloudformation.Deployed) is appended, as JSON, to $REHEARSAL_CFN_REPORT.
 The endpoint is moto's, from AWS_ENDPOINT_URL, as for every other step.
 """
@@ -54,20 +55,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     selected = list(names) if args.all else args.stacks
 
-    cfn = boto3.client("cloudformation", region_name=assembly.region)
-    existing = {s["StackName"] for s in cfn.describe_stacks()["Stacks"]}
     cloudformation = MotoCloudFormation(
         assembly, lambda service: boto3.client(service, region_name=assembly.region)
     )
     with open(os.environ["REHEARSAL_CFN_REPORT"], "a") as report:
         for name in selected:  # assembly order: dependencies first
-            if name in existing:
-                print(f"cdk: {name} exists, left as it is")
-                continue
             deployed = cloudformation.deploy(names[name], parameters.get(name))
+            if not deployed.changed:
+                print(f"cdk: {name} (no changes)")
+                continue
             print(f"cdk: {name} {deployed.status}")
             report.write(json.dumps({"artifact": names[name], **dataclasses.asdict(deployed)}) + "\n")
-            if deployed.status != "CREATE_COMPLETE":
+            if deployed.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
                 return 1
     return 0
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import boto3
 
 from tests.rehearsal.moto_cloudformation import Deployed
-from tests.rehearsal.steps import deploy, deploy_env, load_deploy_steps, ok
+from tests.rehearsal.steps import deploy, deploy_env, load_deploy_steps, ok, release_env
 from tests.support.helpers import REPO
 
 ENV = "rehearsal"
@@ -43,15 +43,17 @@ BOOTSTRAP_VERSION = "30"
 class Deployment:
     """One environment deployed into moto: deploy.sh's environment, each step's output, the stacks."""
 
-    def __init__(self, endpoint: str, tmp: Path, python: str) -> None:
+    def __init__(self, endpoint: str, tmp: Path, python: str, repo: Path = REPO) -> None:
         self.endpoint = endpoint
         self.tmp = tmp
+        self.repo = repo  # the release deployed: this checkout, or an earlier one's
         self.artifacts = tmp / "mwaa"
         self.assembly_dir = tmp / "cdk.out"
         self.env = deploy_env(
             endpoint,
             REGION,
             tmp,
+            repo,
             ARTIFACTS=str(self.artifacts),
             ASSEMBLY=str(self.assembly_dir),
             CDK_CONTEXT_FILE=str(tmp / "cdk.context.json"),
@@ -69,7 +71,7 @@ class Deployment:
         return self.session.client(service, endpoint_url=self.endpoint)
 
     def step(self, *args: str):
-        return deploy(self.env, ENV, *args)
+        return deploy(self.env, ENV, *args, repo=self.repo)
 
     def stack(self, role: str) -> DeployedStack:
         """A deployed stack by its role (Storage, Airflow, WebApp...), read back from moto."""
@@ -77,15 +79,21 @@ class Deployment:
 
 
 def deploy_to_moto(
-    endpoint: str, tmp: Path, key_file: Path, folder_id: str, python: str | None = None
+    endpoint: str,
+    tmp: Path,
+    key_file: Path,
+    folder_id: str,
+    python: str | None = None,
+    repo: Path = REPO,
 ) -> Deployment:
     """Deploy the environment `rehearsal` into moto at endpoint with the operator's steps.
 
     python: the deploy environment's interpreter (.venv-infra), which deploy.sh runs its Python half
-    with; this process needs only boto3.
+    with; this process needs only boto3. repo: the release deployed, by its own deploy.sh (an earlier
+    release's checkout for the upgrade rehearsal).
     """
     tmp.mkdir(parents=True, exist_ok=True)
-    r = Deployment(endpoint, tmp, python or sys.executable)
+    r = Deployment(endpoint, tmp, python or sys.executable, repo)
     # what exists before the first deploy: the CDK bootstrap and the web domain's certificate
     r.client("ssm").put_parameter(
         Name="/cdk-bootstrap/hnb659fds/version", Value=BOOTSTRAP_VERSION, Type="String"
@@ -94,16 +102,14 @@ def deploy_to_moto(
         DomainName="calls.rehearsal.example.com", ValidationMethod="DNS"
     )["CertificateArn"]
 
+    r.certificate = certificate
     ok(r.step("artifacts", "synth", "-c", f"callcare:certificateArn={certificate}"))
     r.assembly = load_deploy_steps().Assembly(r.assembly_dir)
     r.storage = ok(r.step("storage"))
     r.upload = ok(r.step("upload"))
     r.upload_again = ok(r.step("upload"))
     r.stacks = ok(r.step("stacks"))
-    for line in (tmp / "cloudformation.jsonl").read_text().splitlines():
-        report = json.loads(line)
-        artifact = report.pop("artifact")
-        r.deployed[artifact] = Deployed(**report)
+    _read_cloudformation_report(r)
 
     r.secrets_without_inputs = r.step("secrets")
     r.key_file = key_file
@@ -111,6 +117,34 @@ def deploy_to_moto(
     r.secrets = ok(r.step("secrets"))
     del r.env["GDRIVE_KEY_FILE"], r.env["GDRIVE_FOLDER_ID"]
     return r
+
+
+def deploy_release_over(r: Deployment, repo: Path = REPO) -> Deployment:
+    """Deploy the release in `repo` over the environment `r` holds, as docs/DEPLOY.md's "Upgrading an
+    environment" says: the same steps as the first deploy, from that release's checkout. The storage
+    stack finds no change; `secrets`, given no inputs, keeps the operator's values. The schema step (the web task's one-off `callcare-web db upgrade`)
+    and `pools` need the running services: the caller runs them."""
+    r.repo = repo
+    r.env.update(PYTHONPATH=release_env(repo)["PYTHONPATH"])
+    (r.tmp / "cloudformation.jsonl").unlink(missing_ok=True)
+    r.redeploy = [
+        ok(r.step("artifacts", "synth", "-c", f"callcare:certificateArn={r.certificate}")),
+        ok(r.step("storage")),
+        ok(r.step("upload")),
+        ok(r.step("stacks")),
+        ok(r.step("secrets")),  # no inputs: the operator's values stay
+    ]
+    r.assembly = load_deploy_steps().Assembly(r.assembly_dir)
+    r.deployed = {}
+    _read_cloudformation_report(r)
+    return r
+
+
+def _read_cloudformation_report(r: Deployment) -> None:
+    for line in (r.tmp / "cloudformation.jsonl").read_text().splitlines():
+        report = json.loads(line)
+        artifact = report.pop("artifact")
+        r.deployed[artifact] = Deployed(**report)
 
 
 class DeployedStack:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import json
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,6 +193,8 @@ class Deployed:
     row_status: dict[str, str]  # logical id -> ResourceStatus of moto's row
     skipped_by_moto: dict[str, str]  # logical id -> type
     loaded: dict[str, str]  # logical id -> physical id (name or ARN)
+    kept: list[str] = field(default_factory=list)  # on an update: loaded types that existed, kept
+    changed: bool = True  # False: an update with the template and parameters the stack holds
 
 
 class MotoCloudFormation:
@@ -216,6 +219,18 @@ class MotoCloudFormation:
         return exports
 
     def deploy(self, stack: str, parameters: dict[str, str] | None = None) -> Deployed:
+        """Create the stack, or update it in place when a stack of that name exists (a later release
+        deployed over an earlier one).
+
+        An update is CloudFormation's: moto's UpdateStack for the types it handles, and through their
+        APIs what it drops. The types created here that already exist are kept as they are (a secret's
+        generated string survives an update, as on AWS; a secret attachment is not applied again over
+        what the operator's database settings made of it); those new in the template are created. A
+        changed property of a type created here would not be applied: check `Deployed.kept` when a
+        release changes one (none has so far).
+        """
+        name = self.assembly.stack_name(stack)
+        updating = name in {s["StackName"] for s in self.cfn.describe_stacks()["Stacks"]}
         original = self.assembly.template(stack)
         template = moto_transform(original)
         resources = template["Resources"]
@@ -229,6 +244,7 @@ class MotoCloudFormation:
             exports=self._exports,
         )
         loaded: dict[str, str] = {}
+        kept: list[str] = []  # created here by an earlier deploy, left as they are
         attachments: list[tuple[str, dict]] = []
         for logical_id in self._in_dependency_order(resources):
             resource = resources[logical_id]
@@ -238,9 +254,15 @@ class MotoCloudFormation:
                 # its Ref is the secret's ARN; the database it describes exists once moto made it
                 props = resource["Properties"]
                 evaluate.refs[logical_id] = evaluate(props["SecretId"])
-                attachments.append((logical_id, props))
+                if updating:
+                    kept.append(logical_id)
+                else:
+                    attachments.append((logical_id, props))
             else:
-                ref, atts = self._create(resource, logical_id, evaluate)
+                existing = self._existing(resource, evaluate) if updating else None
+                if existing is not None:
+                    kept.append(logical_id)
+                ref, atts = existing or self._create(resource, logical_id, evaluate)
                 evaluate.refs[logical_id] = ref
                 evaluate.atts.update({(logical_id, name): value for name, value in atts.items()})
             loaded[logical_id] = evaluate.refs[logical_id]
@@ -254,25 +276,51 @@ class MotoCloudFormation:
                 del resource["DependsOn"]
         template = _replace_references(template, dict(evaluate.refs), dict(evaluate.atts))
 
-        name = self.assembly.stack_name(stack)
-        self.cfn.create_stack(
-            StackName=name,
-            TemplateBody=json.dumps(template),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
-            Capabilities=CAPABILITIES,
-        )
+        request = {
+            "StackName": name,
+            "TemplateBody": json.dumps(template),
+            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
+            "Capabilities": CAPABILITIES,
+        }
+        before: dict[str, str] = {}
+        if updating:
+            held = self.cfn.describe_stacks(StackName=name)["Stacks"][0]
+            held_parameters = {p["ParameterKey"]: p["ParameterValue"] for p in held.get("Parameters", [])}
+            held_body = self.cfn.get_template(StackName=name)["TemplateBody"]
+            held_template = held_body if isinstance(held_body, dict) else json.loads(held_body)
+            same_parameters = all(held_parameters.get(k) == v for k, v in (parameters or {}).items())
+            if held_template == template and same_parameters:
+                # `cdk deploy` of an unchanged stack: "(no changes)", nothing happens
+                return Deployed(name, held["StackStatus"], {}, {}, {}, loaded, kept, changed=False)
+            # moto's update drops the physical id of a type it cannot update (a managed policy)
+            before = {
+                r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+                for r in self.cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+                if r.get("ResourceType")
+            }
+            self.cfn.update_stack(**request)
+        else:
+            self.cfn.create_stack(**request)
         status = self.cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
         rows = self.cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+        # moto's rows, with what the update dropped (a managed policy's ARN) taken from before it
         created = {
-            r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in rows if r.get("ResourceType")
+            r["LogicalResourceId"]: r.get("PhysicalResourceId") or before.get(r["LogicalResourceId"], "")
+            for r in rows
+            if r.get("ResourceType")
         }
+        created.update(
+            {lid: arn for lid, arn in before.items() if arn and lid in resources and not created.get(lid)}
+        )
         for _, props in attachments:
             self._attach(props, created, evaluate)
         evaluate.refs.update({lid: physical for lid, physical in created.items() if lid not in evaluate.refs})
         self._complete(resources, created, evaluate)
+        if updating:
+            self._update_managed_policies(resources, created, evaluate)
         skipped = {lid: r["Type"] for lid, r in resources.items() if lid not in created}
         row_status = {r["LogicalResourceId"]: r["ResourceStatus"] for r in rows if r.get("ResourceType")}
-        return Deployed(name, status, created, row_status, skipped, loaded)
+        return Deployed(name, status, created, row_status, skipped, loaded, kept)
 
     @staticmethod
     def _in_dependency_order(resources: dict[str, dict]) -> list[str]:
@@ -341,6 +389,99 @@ class MotoCloudFormation:
                 "Arn": f"arn:{a.partition}:cloudwatch:{a.region}:{a.account}:alarm:{props['AlarmName']}"
             }
         raise NotImplementedError(kind)
+
+    def _existing(self, resource: dict, evaluate: Evaluator) -> tuple[str, dict[str, str]] | None:
+        """On an update: (Ref, Fn::GetAtt values) of a resource an earlier deploy created, or None."""
+        props = evaluate(resource.get("Properties", {}))
+        kind = resource["Type"]
+        try:
+            if kind == "AWS::SecretsManager::Secret":
+                return self.sm.describe_secret(SecretId=props["Name"])["ARN"], {}
+            if kind == "AWS::Glue::Database":
+                name = props["DatabaseInput"]["Name"]
+                self.glue.get_database(CatalogId=props["CatalogId"], Name=name)
+                return name, {}
+            if kind == "AWS::Glue::Table":
+                name = props["TableInput"]["Name"]
+                self.glue.get_table(
+                    CatalogId=props["CatalogId"], DatabaseName=props["DatabaseName"], Name=name
+                )
+                return name, {}
+            if kind == "AWS::Athena::WorkGroup":
+                self.athena.get_work_group(WorkGroup=props["Name"])
+                return props["Name"], {}
+        except (self.sm.exceptions.ResourceNotFoundException, self.glue.exceptions.EntityNotFoundException):
+            return None
+        except self.athena.exceptions.InvalidRequestException:
+            return None
+        return None  # alarms: PutMetricAlarm creates or replaces, as CloudFormation's update does
+
+    def _update_managed_policies(
+        self, resources: dict[str, dict], created: dict[str, str], evaluate: Evaluator
+    ) -> None:
+        """A managed policy whose document changed gets a new default version, as CloudFormation's
+        update makes it (moto's UpdateStack leaves AWS::IAM::ManagedPolicy as it was)."""
+        for logical_id, resource in resources.items():
+            if resource["Type"] != "AWS::IAM::ManagedPolicy" or logical_id not in created:
+                continue
+            arn = created[logical_id]
+            document = self._policy_document(
+                resource["Properties"]["PolicyDocument"], resources, created, evaluate
+            )
+            policy = self.iam.get_policy(PolicyArn=arn)["Policy"]
+            current = self.iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
+            held = current["PolicyVersion"]["Document"]
+            held = json.loads(urllib.parse.unquote(held)) if isinstance(held, str) else held
+            if held == document:
+                continue
+            versions = self.iam.list_policy_versions(PolicyArn=arn)["Versions"]
+            if len(versions) >= 5:  # IAM keeps five; CloudFormation drops the oldest
+                oldest = min(
+                    (v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"]
+                )
+                self.iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+            self.iam.create_policy_version(
+                PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True
+            )
+
+    def _policy_document(
+        self, node: Any, resources: dict[str, dict], created: dict[str, str], evaluate: Evaluator
+    ) -> Any:
+        """A policy document's intrinsics resolved from what exists: Fn::GetAtt <id>.Arn of a bucket,
+        queue, topic or key in this stack through its API, the rest by the evaluator."""
+        atts: dict[tuple[str, str], Any] = {}
+
+        def collect(value: Any) -> None:
+            if isinstance(value, dict):
+                if len(value) == 1 and "Fn::GetAtt" in value:
+                    target = value["Fn::GetAtt"]
+                    lid, attribute = target.split(".", 1) if isinstance(target, str) else target
+                    atts[(lid, attribute)] = self._arn(resources[lid]["Type"], attribute, created[lid])
+                for inner in value.values():
+                    collect(inner)
+            elif isinstance(value, list):
+                for inner in value:
+                    collect(inner)
+
+        collect(node)
+        return evaluate(_replace_references(node, {}, {**evaluate.atts, **atts}))
+
+    def _arn(self, kind: str, attribute: str, physical: str) -> str:
+        """Fn::GetAtt .Arn of a resource moto created, from its physical id (what CloudFormation returns)."""
+        a = self.assembly
+        if attribute != "Arn":
+            raise NotImplementedError(f"Fn::GetAtt {kind}.{attribute} in a managed policy")
+        if physical.startswith("arn:"):
+            return physical
+        if kind == "AWS::S3::Bucket":
+            return f"arn:{a.partition}:s3:::{physical}"
+        if kind == "AWS::SQS::Queue":  # its physical id is the queue's URL
+            return f"arn:{a.partition}:sqs:{a.region}:{a.account}:{physical.rsplit('/', 1)[1]}"
+        if kind == "AWS::KMS::Key":
+            return f"arn:{a.partition}:kms:{a.region}:{a.account}:key/{physical}"
+        if kind == "AWS::IAM::Role":
+            return self.iam.get_role(RoleName=physical)["Role"]["Arn"]
+        raise NotImplementedError(f"Fn::GetAtt {kind}.Arn in a managed policy")
 
     def _secret(self, props: dict, logical_id: str) -> str:
         """A secret as CloudFormation makes it: the given string, or one Secrets Manager generates."""

@@ -122,6 +122,31 @@ def _pip(venv: Path, *args: str) -> None:
     )
 
 
+def fetch_artifacts(s3, airflow_stack, mwaa: dict, home: Path) -> dict[str, Path]:
+    """What MWAA reads from the source bucket for an environment: the dags prefix synced into
+    home/dags (a file gone from the prefix goes from the folder), plugins.zip, requirements.txt and
+    startup.sh at the object versions the stack names. airflow_stack: a deployed stack
+    (tests/rehearsal/deployment.DeployedStack), mwaa: its AWS::MWAA::Environment's properties."""
+    bucket = airflow_stack.resolve(mwaa["SourceBucketArn"]).split(":::", 1)[1]
+    dags_prefix = mwaa["DagS3Path"].strip("/")
+    shutil.rmtree(home / "dags", ignore_errors=True)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{dags_prefix}/"):
+        for obj in page.get("Contents", []):
+            target = home / "dags" / obj["Key"][len(dags_prefix) + 1 :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, obj["Key"], str(target))
+    artifacts = {}
+    for kind in ("Plugins", "Requirements", "StartupScript"):
+        key = airflow_stack.resolve(mwaa[f"{kind}S3Path"])
+        version = airflow_stack.resolve(mwaa[f"{kind}S3ObjectVersion"])
+        target = home / "artifacts" / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        body = s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
+        target.write_bytes(body)
+        artifacts[kind] = target
+    return artifacts
+
+
 def unpack_plugins(plugins_zip: Path, plugins_folder: Path) -> None:
     shutil.rmtree(plugins_folder, ignore_errors=True)
     plugins_folder.mkdir(parents=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +22,19 @@ def load_deploy_steps():
     return module
 
 
-def deploy_env(endpoint: str, region: str, tmp: Path, **extra: str) -> dict[str, str]:
+def release_env(repo: Path) -> dict[str, str]:
+    """checkout_env() for another release's checkout (tests/rehearsal/test_artifact_upgrade.py): its
+    callcare first; this checkout's root after it, for the CDK CLI stand-in (tests.rehearsal)."""
+    if repo == REPO:
+        return checkout_env()
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo / "plugins"), str(REPO)])}
+
+
+def deploy_env(endpoint: str, region: str, tmp: Path, repo: Path = REPO, **extra: str) -> dict[str, str]:
     """What an operator's shell has for deploy.sh, pointed at moto: the endpoint override, a region,
-    credentials (moto takes any), no AWS config of the machine, and this checkout's code and
-    interpreter (the deploy environment the test runs in)."""
-    env = checkout_env()
+    credentials (moto takes any), no AWS config of the machine, and the code of the release being
+    deployed (this checkout unless `repo` is another) with the deploy environment's interpreter."""
+    env = release_env(repo)
     for name in list(env):
         if name.startswith("AWS_") or name.startswith("CDK_"):
             del env[name]
@@ -43,12 +52,15 @@ def deploy_env(endpoint: str, region: str, tmp: Path, **extra: str) -> dict[str,
     return env
 
 
-def deploy(env: dict[str, str], name: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`scripts/deploy.sh <name> <args>`, its output kept for the assertion message."""
+def deploy(
+    env: dict[str, str], name: str, *args: str, timeout: float = 300, repo: Path = REPO
+) -> subprocess.CompletedProcess:
+    """`scripts/deploy.sh <name> <args>` of the release in `repo`, its output kept for the assertion
+    message."""
     return subprocess.run(
-        [str(DEPLOY_SH), name, *args],
+        [str(repo / DEPLOY_SH.relative_to(REPO)), name, *args],
         env=env,
-        cwd=REPO,
+        cwd=repo,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -31,7 +31,6 @@ import time
 import uuid
 from pathlib import Path
 
-import psycopg2
 import pytest
 from botocore.exceptions import ClientError
 
@@ -40,6 +39,7 @@ from tests.rehearsal.mwaa_runtime import (
     STARTUP_LIMIT_S,
     MwaaAirflow,
     MwaaSettings,
+    fetch_artifacts,
     install_image,
     install_requirements,
     unpack_plugins,
@@ -77,28 +77,7 @@ def rendered(tmp_path_factory) -> Path:
     return render_corpus(out, ids)
 
 
-@pytest.fixture
-def database():
-    """A fresh PostgreSQL database (the metadata database of MWAA, or the registry's RDS)."""
-    made = []
-    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="test")
-    admin.autocommit = True
-
-    def make(purpose: str) -> str:
-        name = f"rehearsal_{purpose}_{uuid.uuid4().hex[:8]}"
-        with admin.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        return name
-
-    yield make
-    with admin.cursor() as cur:
-        for name in made:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
-
-
-def test_the_pipeline_runs_as_mwaa_runs_it(tmp_path, moto_server, rendered, database):
+def test_the_pipeline_runs_as_mwaa_runs_it(tmp_path, moto_server, rendered, pg_databases):
     from tests.rehearsal.deployment import deploy_to_moto
 
     drive = FakeDrive().start()
@@ -126,7 +105,7 @@ def test_the_pipeline_runs_as_mwaa_runs_it(tmp_path, moto_server, rendered, data
         s3 = r.client("s3")
 
         # -- the registry's database: RDS played by the local PostgreSQL -------------------------
-        registry_db = database("registry")
+        registry_db = pg_databases("registry")
         sm = r.client("secretsmanager")
         prefix = json.loads(options["secrets.backend_kwargs"])["connections_prefix"]
         registry_secret = f"{prefix}/{options['callcare.registry_conn_id']}"
@@ -136,22 +115,7 @@ def test_the_pipeline_runs_as_mwaa_runs_it(tmp_path, moto_server, rendered, data
 
         # -- MWAA: the artifacts it reads, at the versions the stack names -----------------------
         home = tmp_path / "mwaa"
-        bucket = airflow_stack.resolve(mwaa["SourceBucketArn"]).split(":::", 1)[1]
-        dags_prefix = mwaa["DagS3Path"].strip("/")
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{dags_prefix}/"):
-            for obj in page.get("Contents", []):
-                target = home / "dags" / obj["Key"][len(dags_prefix) + 1 :]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(bucket, obj["Key"], str(target))
-        artifacts = {}
-        for kind in ("Plugins", "Requirements", "StartupScript"):
-            key = airflow_stack.resolve(mwaa[f"{kind}S3Path"])
-            version = airflow_stack.resolve(mwaa[f"{kind}S3ObjectVersion"])
-            target = home / "artifacts" / key
-            target.parent.mkdir(parents=True, exist_ok=True)
-            body = s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
-            target.write_bytes(body)
-            artifacts[kind] = target
+        artifacts = fetch_artifacts(s3, airflow_stack, mwaa, home)
         install_image(MWAA_VENV)
         install_requirements(MWAA_VENV, artifacts["Requirements"], home / "dags")
         unpack_plugins(artifacts["Plugins"], home / "plugins")
@@ -183,7 +147,7 @@ def test_the_pipeline_runs_as_mwaa_runs_it(tmp_path, moto_server, rendered, data
         settings = MwaaSettings(
             home=home,
             venv=MWAA_VENV,
-            metadata_db=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database('metadata')}",
+            metadata_db=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{pg_databases('metadata')}",
             sqs_endpoint=moto_server,
             queue_url=celery_queue,
             region=region,

@@ -10,10 +10,12 @@ database made before migrations is adopted), and this release must find everythi
 their history, transcripts and summaries through its own readers, `callcare check` clean on the
 mixed lake, a new call processed beside the old ones, and the old user logging in to the new app.
 
-What it does not replay: the earlier release's artifacts running on MWAA. As deployed, that release
-could not process a call there (its pools were never created: break 1 of issue 14), so its calls
-are processed here by its own process DAG under `dag.test()`, on the local profile's engines with the
-registry on PostgreSQL: the state an upgrade meets (database rows and lake files) is the same.
+What it does not replay: that release's artifacts running on MWAA. As deployed, it could not process
+a call there (its pools were never created: break 1 of issue 14), so its calls are processed here by
+its own process DAG under `dag.test()`, on the local profile's engines with the registry on
+PostgreSQL: the state an upgrade meets (database rows and lake files) is the same. The upgrade of
+deployed artifacts, from a later release that did run on MWAA, is
+tests/rehearsal/test_artifact_upgrade.py.
 """
 
 from __future__ import annotations
