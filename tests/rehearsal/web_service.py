@@ -651,26 +651,29 @@ def _free_port(host: str) -> int:
 
 
 def documented_one_offs(task: WebTaskDefinition) -> list[list[str]]:
-    """The commands the docs have an operator run in the web image before traffic, in their order:
-    the migrations (docs/OPERATIONS.md, "Change the database schema": `callcare-web db upgrade`) and
-    the first admin (docs/DEPLOY.md, "First admin": the command of its `aws ecs run-task --overrides`,
-    whose container must be the task definition's)."""
-    operations = (REPO / "docs" / "OPERATIONS.md").read_text()
-    migrate = re.search(r"`(callcare-web db upgrade)` \(the web image", operations)
-    if not migrate:
-        raise AssertionError("docs/OPERATIONS.md no longer names the web image's migration step")
+    """The commands docs/DEPLOY.md has an operator run as one-off tasks of the web task definition
+    before traffic, in their order: the schema step ("Upgrading an environment": `callcare-web db
+    upgrade`, which also builds a new database) and the first admin ("First admin"). Each is the
+    command of an `aws ecs run-task --overrides`, whose container must be the task definition's."""
     deploy = (REPO / "docs" / "DEPLOY.md").read_text()
-    # the first --overrides after the "First admin" paragraph (the upgrade section has its own)
-    first_admin = deploy.find("**First admin")
-    overrides = re.search(r"--overrides '(\{.*?\})'", deploy[first_admin:]) if first_admin >= 0 else None
+    return [
+        _run_task_override(deploy, "## Upgrading an environment", task),
+        _run_task_override(deploy, "**First admin", task),
+    ]
+
+
+def _run_task_override(doc: str, heading: str, task: WebTaskDefinition) -> list[str]:
+    """The container command of the first `--overrides '{...}'` after `heading` in docs/DEPLOY.md."""
+    start = doc.find(heading)
+    overrides = re.search(r"--overrides '(\{.*?\})'", doc[start:]) if start >= 0 else None
     if not overrides:
-        raise AssertionError("docs/DEPLOY.md no longer shows the first-admin task")
+        raise AssertionError(f"docs/DEPLOY.md no longer shows a run-task after {heading!r}")
     (container,) = json.loads(overrides.group(1))["containerOverrides"]
     if container["name"] != task.container:
         raise AssertionError(
             f"docs/DEPLOY.md overrides container {container['name']!r}, not {task.container!r}"
         )
-    return [shlex.split(migrate.group(1)), container["command"]]
+    return container["command"]
 
 
 # What the ALB adds to a request it forwards from a client over HTTPS (the listener has the
