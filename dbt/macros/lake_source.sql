@@ -62,9 +62,14 @@
     reprocessed into no turns). The same rule as callcare.core.lake_generations.current_rows.
     call_date leads the windows' partitions, so a filter on the day still prunes partitions.
 
-    DuckDB lists the files (glob), so it sees a per-call file that holds no rows and a latest
-    generation that holds none. Athena sees a file only through its rows ("$path"): there such a file
-    counts for nothing until the next compaction merges it (docs/OPERATIONS.md, "Lake compaction").
+    DuckDB can list the files: just before the query (when the model is compiled), lake_empty_files
+    finds the files that decide a unit with no rows to show it (a per-call file of the call that holds
+    none; a latest generation that holds none), and the query leaves out the compacted rows they
+    replace, only those of generations the listing saw: a file written between the listing and the
+    read can at worst leave an emptied unit's previous rows showing, never lose a unit or count it
+    twice (tests/dbt/test_lake_rule.py; callcare.warehouse.sql does the same). Athena sees a file only
+    through its rows ("$path"): there such a file counts for nothing until the next compaction merges
+    it (docs/OPERATIONS.md, "Lake compaction").
 #}
 {% macro current_lake_rows(table_name) -%}
     {%- set unit = ['call_id'] -%}
@@ -76,6 +81,7 @@
     {%- set in_unit -%}
         partition by lake_rows.call_date, {% for column in unit %}lake_rows.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
     {%- endset -%}
+    {%- set empty = lake_empty_files(table_name, unit) -%}
     (
         select * from (
             select
@@ -85,55 +91,76 @@
                         then {{ path }} = max(case when {{ per_call }} then {{ path }} end) over ({{ in_unit }})
                     else count(case when {{ per_call }} then 1 end) over ({{ in_unit }}) = 0
                         and {{ path }} = max(case when {{ path }} like '%/compacted-%' then {{ path }} end) over (partition by lake_rows.call_date)
-                        {{- lake_listed_files_condition(unit) }}
+                    {%- if empty %}
+                        -- files listed just before the query that hold no rows: a later generation; a call's file
+                        and not exists (
+                            select 1
+                            from (values {% for file, latest in empty %}({{ dbt.string_literal(file) }}, {{ dbt.string_literal(latest) }}){% if not loop.last %}, {% endif %}{% endfor %}) as lake_empty (file, latest)
+                            where regexp_replace(lake_empty.file, '[^/]*$', '') = regexp_replace({{ path }}, '[^/]*$', '')
+                                and (
+                                    (lake_empty.file = lake_empty.latest and {{ path }} < lake_empty.file)
+                                    or (
+                                        lake_empty.file = regexp_replace({{ path }}, '[^/]*$', '') || lake_rows.call_id || '.parquet'
+                                        and {{ path }} <= lake_empty.latest
+                                    )
+                                )
+                        )
+                    {%- endif %}
                 end as lake_file_current
             from {{ lake_source(table_name) }} as lake_rows
-            {{- lake_listed_files_join(table_name, unit) }}
         ) as ranked
         where lake_file_current
     )
 {%- endmacro %}
 
 {#
-    Where the engine can list a partition's files (DuckDB), a compacted row also needs its file to be
-    the latest generation listed, and no per-call file named after its call (when the unit is the
-    call): both hold with no rows to show it. Athena cannot list files: nothing is added there.
+    [file, latest generation of its folder] for each file listed now that decides a unit with no rows
+    to show it: a partition's latest compacted file that holds none, and (where the unit is the call)
+    a per-call file that holds none beside a compacted file. Only DuckDB lists files; elsewhere none.
 #}
-{% macro lake_listed_files_join(table_name, unit) -%}
-    {{ return(adapter.dispatch('lake_listed_files_join', 'callcare')(table_name, unit)) }}
+{% macro lake_empty_files(table_name, unit) -%}
+    {{ return(adapter.dispatch('lake_empty_files', 'callcare')(table_name, unit)) }}
 {%- endmacro %}
 
-{% macro default__lake_listed_files_join(table_name, unit) -%}
+{% macro default__lake_empty_files(table_name, unit) -%}
+    {{ return([]) }}
 {%- endmacro %}
 
-{% macro duckdb__lake_listed_files_join(table_name, unit) -%}
-    {%- set listed = "glob(" ~ dbt.string_literal(lake_file_pattern(table_name)) ~ ")" %}
-            left join (
-                select regexp_replace(file, '[^/]*$', '') as lake_folder, max(file) as lake_latest_generation
-                from {{ listed }}
-                where file like '%/compacted-%'
-                group by 1
-            ) as lake_generations
-                on lake_generations.lake_folder = regexp_replace(lake_rows.filename, '[^/]*$', '')
-    {%- if unit | list == ['call_id'] %}
-            left join (select file as lake_call_file from {{ listed }}) as lake_call_files
-                on lake_call_files.lake_call_file
-                    = regexp_replace(lake_rows.filename, '[^/]*$', '') || lake_rows.call_id || '.parquet'
+{% macro duckdb__lake_empty_files(table_name, unit) -%}
+    {%- if not execute -%}
+        {{ return([]) }}
     {%- endif -%}
-{%- endmacro %}
-
-{% macro lake_listed_files_condition(unit) -%}
-    {{ return(adapter.dispatch('lake_listed_files_condition', 'callcare')(unit)) }}
-{%- endmacro %}
-
-{% macro default__lake_listed_files_condition(unit) -%}
-{%- endmacro %}
-
-{% macro duckdb__lake_listed_files_condition(unit) %}
-                        and lake_rows.filename = lake_generations.lake_latest_generation
-    {%- if unit | list == ['call_id'] %}
-                        and lake_call_files.lake_call_file is null
+    {%- set candidates -%}
+        with listed as (
+            select file, regexp_replace(file, '[^/]*$', '') as folder
+            from glob({{ dbt.string_literal(lake_file_pattern(table_name)) }})
+        )
+        select listed.file, generations.latest
+        from listed
+        join (
+            select folder, max(file) as latest from listed where file like '%/compacted-%' group by folder
+        ) as generations on generations.folder = listed.folder
+        where listed.file = generations.latest
+            {%- if unit | list == ['call_id'] %} or listed.file not like '%/compacted-%'{% endif %}
+    {%- endset -%}
+    {%- set listed = run_query(candidates) -%}
+    {%- set latest = {} -%}
+    {%- for row in listed.rows -%}
+        {%- do latest.update({row[0]: row[1]}) -%}
+    {%- endfor -%}
+    {%- if not latest -%}
+        {{ return([]) }}
     {%- endif -%}
+    {%- set files = [] -%}
+    {%- for file in latest -%}
+        {%- do files.append(dbt.string_literal(file)) -%}
+    {%- endfor -%}
+    {%- set counted = run_query("select file_name, num_rows from parquet_file_metadata([" ~ files | join(', ') ~ "])") -%}
+    {%- set empty = [] -%}
+    {%- for row in counted.rows if row[1] == 0 -%}
+        {%- do empty.append([row[0], latest[row[0]]]) -%}
+    {%- endfor -%}
+    {{ return(empty | sort) }}
 {%- endmacro %}
 
 {# The path of the file a lake row was read from: Athena's hidden column; DuckDB's filename = true. #}

@@ -142,3 +142,80 @@ def test_the_sql_rule_counts_what_the_python_rule_counts_files_without_rows_incl
     ]
     assert dbt_rule(tmp_path) == expected
     assert sql_rule(tmp_path, sql) == expected
+
+
+LISTED_THEN_READ = """
+import json, sys
+import duckdb
+from callcare.warehouse.sql import current_rows_sql, empty_files
+
+lake, step, listing = sys.argv[1], sys.argv[2], sys.argv[3]
+con = duckdb.connect()
+patterns = {table: f"{lake}/tables/{table}/*/*.parquet" for table in json.loads(sys.argv[4])}
+if step == "list":
+    print(json.dumps({table: empty_files(con, table, pattern) for table, pattern in patterns.items()}))
+else:
+    empty = json.loads(listing)
+    rows = []
+    for table, pattern in patterns.items():
+        query = current_rows_sql(table, pattern, [tuple(e) for e in empty[table]])
+        rows += [[table, *r] for r in con.execute(f"select call_id, * from ({query})").fetchall()]
+    print(json.dumps(rows, default=str))
+"""
+
+
+def test_files_written_between_the_listing_and_the_read_are_never_lost_nor_doubled(tmp_path: Path) -> None:
+    """The SQL rule lists the files that hold no rows before it reads the rest (at compile time in
+    dbt, at view creation in `callcare sql`): a write or a compaction in between must not make a call
+    vanish or count twice; at worst a call emptied in between still shows its previous rows."""
+    import subprocess
+
+    lake = Lake((tmp_path / "lake").as_uri())
+    for n in range(6):
+        write_call(lake, f"c-{n}", DAYS[n % 2], turns=2 + n)
+    compact_before(lake, TODAY)
+    lake.write_parquet(table_key("turns", DAYS[0], "c-2"), TURNS_SCHEMA.empty_table())
+    python = Path(str(Settings(home=tmp_path).dbt_executable)).with_name("python")
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "plugins")}
+
+    def run(step: str, listing: str = "{}") -> str:
+        args = [
+            str(python),
+            "-c",
+            LISTED_THEN_READ,
+            str(tmp_path / "lake"),
+            step,
+            listing,
+            json.dumps(list(KEYS)),
+        ]
+        done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    def turns_by_call(rows: list[list]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for row in rows:
+            if row[0] == "turns":
+                found[row[1]] = found.get(row[1], 0) + 1
+        return found
+
+    listing = run("list")
+    assert json.loads(listing)["turns"] != []  # c-2's empty file is listed
+    # in between: c-2 reprocessed again, now with a turn, and c-4 with fewer; then the day compacted
+    # (c-2's file merged into a generation newer than the listing knew, then deleted)
+    write_call(lake, "c-2", DAYS[0], turns=1, status="FAILED")
+    write_call(lake, "c-4", DAYS[0], turns=1, status="FAILED")
+    compact_before(lake, TODAY)
+    expected: dict[str, int] = {}
+    for day in DAYS:
+        for row in read_partition(lake, "turns", day).to_pylist():
+            expected[row["call_id"]] = expected.get(row["call_id"], 0) + 1
+
+    assert turns_by_call(json.loads(run("read", listing))) == expected
+    assert expected == {"c-0": 2, "c-1": 3, "c-2": 1, "c-3": 5, "c-4": 1, "c-5": 7}
+
+    # in between: c-0 emptied after the listing: it still shows its previous turns, once
+    listing = run("list")
+    lake.write_parquet(table_key("turns", DAYS[0], "c-0"), TURNS_SCHEMA.empty_table())
+    assert turns_by_call(json.loads(run("read", listing)))["c-0"] == 2
+    assert "c-0" not in turns_by_call(json.loads(run("read", run("list"))))

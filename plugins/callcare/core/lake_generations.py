@@ -22,9 +22,10 @@ holds any of its rows:
    everything newer that was there when it ran, so a unit it lacks has no rows, even if an earlier
    generation a killed compaction left behind still holds some.
 
-The rank is in the file name alone, so SQL can apply it with the file's path (DuckDB's `filename`
-and its `glob`, Athena's `"$path"`): see dbt/macros/lake_source.sql, which must agree with
-`current_rows`. Athena sees a file only through its rows, so there a per-call file that holds no rows
+The rank is in the file name alone, so SQL can apply it with the file's path (DuckDB's `filename`,
+Athena's `"$path"`) and, on DuckDB, a listing of the files that hold no rows: see
+dbt/macros/lake_source.sql and callcare.warehouse.sql, which must agree with `current_rows`
+(tests/dbt/test_lake_rule.py). Athena sees a file only through its rows, so there a per-call file that holds no rows
 counts for nothing until the next compaction merges it (docs/OPERATIONS.md, "Lake compaction").
 """
 

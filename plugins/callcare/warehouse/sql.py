@@ -24,40 +24,60 @@ if TYPE_CHECKING:
 OUTPUT_FORMATS = ("table", "csv", "json")
 
 
-def current_rows_sql(table: str, pattern: str) -> str:
+def current_rows_sql(table: str, pattern: str, empty: Sequence[tuple[str, str]] = ()) -> str:
     """The rows of a lake table that count, as dbt's staging models read them on DuckDB (macro
     current_lake_rows; the rule is callcare.core.lake_generations'): each unit from the best file
     that exists for it, rows or none: its per-call file (the later path), else the partition's latest
-    compacted file. Where the unit is the call, a per-call file named after the call replaces its
-    compacted rows even when it holds none; the files are listed (glob), not found through rows."""
+    compacted file. `empty` is empty_files' listing, made just before: the files that decide a unit
+    with no rows to show it, whose compacted rows are left out."""
     unit = LAKE_TABLE_UNITS[table]
     in_unit = "partition by " + ", ".join(f"lake_rows.{column}" for column in ("call_date", *unit))
-    per_call = f"lake_rows.filename not like {_literal(f'%/{COMPACTED_FILE_PREFIX}%')}"
-    listed = f"glob({_literal(pattern)})"
+    compacted = _literal(f"%/{COMPACTED_FILE_PREFIX}%")
+    per_call = f"lake_rows.filename not like {compacted}"
     folder = "regexp_replace({}, '[^/]*$', '')"
-    named_by_file = unit == ("call_id",)
-    call_file_join = (
-        f" left join (select file as lake_call_file from {listed}) as lake_call_files"
-        " on lake_call_files.lake_call_file = "
-        f"{folder.format('lake_rows.filename')} || lake_rows.call_id || '.parquet'"
-        if named_by_file
-        else ""
-    )
-    no_call_file = " and lake_call_files.lake_call_file is null" if named_by_file else ""
+    replaced = ""
+    if empty:
+        values = ", ".join(f"({_literal(file)}, {_literal(latest)})" for file, latest in empty)
+        replaced = (
+            f" and not exists (select 1 from (values {values}) as lake_empty (file, latest) "
+            f"where {folder.format('lake_empty.file')} = {folder.format('lake_rows.filename')} and ("
+            "(lake_empty.file = lake_empty.latest and lake_rows.filename < lake_empty.file) or "
+            f"(lake_empty.file = {folder.format('lake_rows.filename')} || lake_rows.call_id || '.parquet' "
+            "and lake_rows.filename <= lake_empty.latest)))"
+        )
     return (
         "select * exclude (filename, lake_file_current) from (select lake_rows.*, case "
         f"when {per_call} then lake_rows.filename = "
         f"max(case when {per_call} then lake_rows.filename end) over ({in_unit}) "
-        f"else count(case when {per_call} then 1 end) over ({in_unit}) = 0 "
-        f"and lake_rows.filename = lake_generations.lake_latest_generation{no_call_file} "
-        "end as lake_file_current "
+        f"else count(case when {per_call} then 1 end) over ({in_unit}) = 0 and lake_rows.filename = "
+        f"max(case when lake_rows.filename like {compacted} then lake_rows.filename end) "
+        f"over (partition by lake_rows.call_date){replaced} end as lake_file_current "
         f"from read_parquet({_literal(pattern)}, hive_partitioning = true, union_by_name = true, "
-        "filename = true) as lake_rows "
-        f"left join (select {folder.format('file')} as lake_folder, max(file) as lake_latest_generation "
-        f"from {listed} where file like {_literal(f'%/{COMPACTED_FILE_PREFIX}%')} group by 1) "
-        f"as lake_generations on lake_generations.lake_folder = {folder.format('lake_rows.filename')}"
-        f"{call_file_join}) where lake_file_current"
+        "filename = true) as lake_rows) where lake_file_current"
     )
+
+
+def empty_files(con: Any, table: str, pattern: str) -> list[tuple[str, str]]:
+    """(file, latest generation of its folder) for each file listed now that decides a unit with no
+    rows to show it: a partition's latest compacted file that holds none and, where the unit is the
+    call, a per-call file that holds none beside a compacted file (macro lake_empty_files)."""
+    compacted = _literal(f"%/{COMPACTED_FILE_PREFIX}%")
+    per_call = f" or listed.file not like {compacted}" if LAKE_TABLE_UNITS[table] == ("call_id",) else ""
+    latest = dict(
+        con.execute(
+            "with listed as (select file, regexp_replace(file, '[^/]*$', '') as folder from glob(?)) "
+            "select listed.file, generations.latest from listed join (select folder, max(file) as latest "
+            f"from listed where file like {compacted} group by folder) as generations "
+            f"on generations.folder = listed.folder where listed.file = generations.latest{per_call}",
+            [pattern],
+        ).fetchall()
+    )
+    if not latest:
+        return []
+    counted = con.execute(
+        "select file_name, num_rows from parquet_file_metadata(?)", [list(latest)]
+    ).fetchall()
+    return sorted((file, latest[file]) for file, rows in counted if rows == 0)
 
 
 def query_args(settings: Settings) -> list[str]:
@@ -134,7 +154,8 @@ def _duckdb_main(argv: Sequence[str]) -> int:
         for name in LAKE_TABLES:
             pattern = f"{args.lake}/tables/{name}/*/*.parquet"
             if con.execute("select count(*) from glob(?)", [pattern]).fetchone()[0]:
-                con.execute(f"create view lake.main.{name} as {current_rows_sql(name, pattern)}")
+                empty = empty_files(con, name, pattern)  # listed before the view reads the files
+                con.execute(f"create view lake.main.{name} as {current_rows_sql(name, pattern, empty)}")
     con.execute(f"set search_path = {_literal(','.join(schemas))}")
 
     try:
