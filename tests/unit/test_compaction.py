@@ -343,3 +343,23 @@ def test_a_summary_version_written_after_compaction_leaves_the_others_counted(la
             ("v3", "late"),
         ]
         compact_before(lake, TODAY)
+
+
+def test_a_reader_that_listed_before_a_compaction_deleted_its_files_reads_again(
+    lake, filled, monkeypatch
+) -> None:
+    """Compaction finishes between a reader's listing and its reads: the merged files it listed are
+    gone. The reader lists again and counts every call once, from the compacted file."""
+    real = Lake.read_parquet
+    raced = []
+
+    def compaction_in_between(self: Lake, key: str) -> pa.Table:
+        if not raced:
+            raced.append(key)
+            compact_before(self, TODAY)  # writes the compacted file, deletes what the reader listed
+        return real(self, key)
+
+    monkeypatch.setattr(Lake, "read_parquet", compaction_in_between)
+
+    assert counted(lake) == filled
+    assert raced

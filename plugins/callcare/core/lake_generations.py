@@ -102,8 +102,25 @@ def _units(rows: pa.Table, unit: Sequence[str]) -> list[tuple[object, ...]]:
     return list(zip(*(rows.column(name).to_pylist() for name in unit), strict=True))
 
 
+# a compaction deletes a merged file once its compacted file is written; a reader that listed the
+# partition just before finds it gone, lists again (the compacted file is there) and reads again
+READ_ATTEMPTS = 3
+
+
 def read_partition(lake: Lake, table_name: str, call_date: str) -> pa.Table:
-    """The rows of one table and day as every reader counts them (see the module's rule)."""
+    """The rows of one table and day as every reader counts them (see the module's rule).
+
+    A file listed and then deleted before it is read (a compaction finishing meanwhile) makes the
+    read start over from a new listing, up to READ_ATTEMPTS times: the files that replace it were
+    written before the delete, so the second listing holds them. Any other missing file is an error.
+    """
     prefix = partition_prefix(table_name, call_date)
-    keys = [key for key in lake.list_keys(prefix) if key.endswith(".parquet")]
-    return current_rows(((key, lake.read_parquet(key)) for key in keys), table_name)
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        keys = [key for key in lake.list_keys(prefix) if key.endswith(".parquet")]
+        try:
+            return current_rows([(key, lake.read_parquet(key)) for key in keys], table_name)
+        except OSError:  # FileNotFoundError locally; pyarrow's S3 says OSError (NoSuchKey)
+            still_there = set(lake.list_keys(prefix))
+            if attempt == READ_ATTEMPTS or all(key in still_there for key in keys):
+                raise
+    raise AssertionError("unreachable")
