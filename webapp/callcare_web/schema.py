@@ -22,6 +22,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from callcare.core.migrator import EngineLike, Migrations
 from flask_appbuilder import Model
+
+# FAB's tables (ab_user...) join Model.metadata: the web tables' foreign keys point at them, and an
+# upgrade run before anything imported FAB's security models would not find them
+from flask_appbuilder.security.sqla import models as fab_models  # noqa: F401
 from sqlalchemy.engine import Connection
 
 from callcare_web import models  # noqa: F401  (the web tables join Model.metadata)
