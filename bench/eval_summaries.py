@@ -1,6 +1,9 @@
 """Field-level scores of a summary backend against the dev corpus's ground truth.
 
     python -m bench.eval_summaries [--backend offline] [--ids call-0001,...] [--asr-dir DIR] [--verbose]
+                                   [--corpus DIALOGUES_JSON]
+
+`--corpus bench/heldout/dialogues.json` scores the held-out set (bench/heldout/README.md).
 
 Runs the backend over the corpus reference transcripts (roles from the script), or over speech-to-
 text transcripts (Transcript JSON files named <call_id>*.json in --asr-dir), and prints: JSON
@@ -11,6 +14,9 @@ The corpus is only read here and in tests: nothing in the analyzer is derived fr
 Completeness: of the requested fields the truth fills (issue, lists, IDs), the share the summary
 fills too. Item recall: a truth item counts as found when one predicted item covers at least half
 of its content words (numbers compared as figures), so it rewards substance, not wording.
+Issue-sentence token F1: precision and recall of the summary's issue sentence's content words
+(the same comparable words) against the truth's, their harmonic mean per call, averaged over calls;
+a missing issue sentence scores 0.
 """
 
 from __future__ import annotations
@@ -116,6 +122,16 @@ def item_recall(truth: list[str], predicted: list[str]) -> float | None:
     return hit / len(truth)
 
 
+def token_f1(truth: str, predicted: str) -> float:
+    """F1 of the content words of a predicted text against a truth text (0 when either has none)."""
+    want, got = content_tokens(truth), content_tokens(predicted)
+    common = len(want & got)
+    if not want or not got or not common:
+        return 0.0
+    precision, recall = common / len(got), common / len(want)
+    return 2 * precision * recall / (precision + recall)
+
+
 @dataclass
 class Scores:
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -145,6 +161,11 @@ def score_call(dialogue: dict[str, Any], summary: dict[str, Any] | None, valid: 
     row["action_items"] = item_recall(truth["action_items"], summary.get("action_items", []))
     row["next_steps"] = item_recall(truth["next_steps"], summary.get("next_steps", []))
     row["key_details"] = item_recall(truth["key_details"], summary.get("key_details", []))
+    row["issue_f1"] = (
+        token_f1(truth["issue_sentence"], summary.get("issue_sentence") or "")
+        if truth.get("issue_sentence")
+        else None
+    )
     row["predicted"] = {k: summary.get(k) for k in ("sentiment", "category", "resolved", "escalated")}
     row["predicted"].update(agent_id=summary.get("agent_id"), customer_id=summary.get("customer_id"))
     row["truth"] = {k: truth[k] for k in ("sentiment", "resolved", "escalated", "agent_id", "customer_id")}
@@ -207,6 +228,7 @@ def report(scores: Scores, totals: dict[str, Any], backend_name: str, source: st
         "action_item_recall": pct("action_items"),
         "next_step_recall": pct("next_steps"),
         "key_detail_recall": pct("key_details"),
+        "issue_sentence_token_f1": pct("issue_f1"),
         "input_tokens": totals["input_tokens"],
         "output_tokens": totals["output_tokens"],
         "cost_usd": round(totals["cost_usd"], 6),
@@ -223,7 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="offline", choices=("offline", "bedrock", "openai"))
     parser.add_argument("--ids", help="comma-separated call ids (default: all)")
     parser.add_argument("--asr-dir", type=Path, help="folder of speech-to-text Transcript JSON files")
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=DEFAULT_CORPUS,
+        help="dialogues.json with ground truth (default: the dev corpus; bench/heldout/dialogues.json is "
+        "the held-out set)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--verbose", action="store_true", help="also print each call's misses")
     args = parser.parse_args(argv)
@@ -268,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                 row.get("action_items"),
                 row.get("next_steps"),
                 row.get("key_details"),
+                "issue F1:",
+                None if row.get("issue_f1") is None else round(row["issue_f1"], 2),
             )
     return 0 if not figures["failures"] else 1
 

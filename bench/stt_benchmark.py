@@ -2,7 +2,10 @@
 
     python -m bench.stt_benchmark [--engine pocketsphinx] [--ids call-0001,...] [--formats wav,8k,stereo]
                                   [--audio-dir DIR] [--human-dir DIR] [--no-human] [--json]
-                                  [--save-transcripts DIR]
+                                  [--save-transcripts DIR] [--corpus DIALOGUES_JSON] [--jobs N]
+
+`--corpus bench/heldout/dialogues.json` runs the held-out set (bench/heldout/README.md) instead of
+the dev corpus; it is rendered by the same render.py.
 
 The dev corpus (../shared/corpus) is rendered with flite + sox into --audio-dir (missing files only;
 a temporary folder when not given), and every call is transcribed in each format, its roles
@@ -509,7 +512,7 @@ def render_table(report: dict[str, Any]) -> str:
     lines = [
         f"engine: {report['engine']} (model load {report['load_s']:.2f} s, not in RTF)",
         "",
-        "dev corpus (synthetic flite speech)",
+        f"corpus {report.get('corpus', 'dev')} (synthetic flite speech)",
         header,
         "-" * len(header),
     ]
@@ -532,7 +535,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--engine", help="engine name as CALLCARE_STT_ENGINE takes it (default: the settings')"
     )
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="dialogues.json")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=DEFAULT_CORPUS,
+        help="dialogues.json to render and score (default: the dev corpus; bench/heldout/dialogues.json "
+        "is the held-out set)",
+    )
     parser.add_argument("--ids", help="comma-separated call ids (default: every call)")
     parser.add_argument("--formats", default=",".join(FORMATS), help="any of wav,8k,stereo")
     parser.add_argument("--audio-dir", type=Path, help="rendered corpus audio, rendered there when missing")
@@ -578,6 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report: dict[str, Any] = {
         "engine": getattr(engine, "name", engine_name),
         "engine_setting": engine_name,
+        "corpus": str(args.corpus),
         "load_s": round(load_s, 3),
         "formats": {fmt: tally.figures() for fmt, tally in tallies.items()},
         "total": _total(tallies.values()).figures(),

@@ -44,6 +44,7 @@ def test_reference_run_prints_every_figure() -> None:
         "agent_id_exact_when_said",
         "customer_id_exact_when_said",
         "action_item_recall",
+        "issue_sentence_token_f1",
     ):
         assert 0.0 <= figures[key]["rate"] <= 1.0 and figures[key]["n"] >= 1, key
     assert figures["failures"] == []
@@ -70,3 +71,13 @@ def test_asr_dir_reads_transcript_files(tmp_path: Path) -> None:
     assert figures["calls"] == 2 and figures["json_valid"]["rate"] == 1.0
     assert figures["failures"] == ["call-0014: no transcript in " + str(tmp_path)]
     assert done.returncode == 1  # a missing transcript is reported, not skipped silently
+
+
+def test_issue_sentence_token_f1() -> None:
+    from bench.eval_summaries import token_f1
+
+    truth = "The customer was charged twice for the March invoice."
+    assert token_f1(truth, truth) == 1.0
+    assert token_f1(truth, "") == 0.0 and token_f1(truth, "Weather was nice.") == 0.0
+    # content words charg/twice/march/invoice vs charg/twice/invoice/refund: P = R = 3/4
+    assert abs(token_f1(truth, "Charged twice on an invoice, refund.") - 0.75) < 1e-9
