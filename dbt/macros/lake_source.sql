@@ -60,7 +60,8 @@
     file (a generation sorts as text). A per-call file names its call (`<call_id>.parquet`), so where
     the unit is the call, that file replaces the call's compacted rows even when it holds none (a call
     reprocessed into no turns). The same rule as callcare.core.lake_generations.current_rows.
-    call_date leads the windows' partitions, so a filter on the day still prunes partitions.
+    call_date leads the window's partition and keys the join, so a filter on the day still prunes
+    partitions. A file is compacted by its name alone (lake_is_compacted), as in Python.
 
     DuckDB can list the files: just before the query (when the model is compiled), lake_empty_files
     finds the files that decide a unit with no rows to show it (a per-call file of the call that holds
@@ -70,6 +71,11 @@
     twice (tests/dbt/test_lake_rule.py; callcare.warehouse.sql does the same). Athena sees a file only
     through its rows ("$path"): there such a file counts for nothing until the next compaction merges
     it (docs/OPERATIONS.md, "Lake compaction").
+
+    The partition's latest generation is an aggregate joined back on call_date, not a window over
+    the whole day: on Athena a day-wide window puts all of a day's rows (a big day's turns, text
+    included) through one worker. The aggregate reads the table a second time (on Athena its "$path"
+    and call_date only), and so lists its files a second time: docs/OPERATIONS.md, Known faults.
 #}
 {% macro current_lake_rows(table_name) -%}
     {%- set unit = ['call_id'] -%}
@@ -77,7 +83,7 @@
         {%- set unit = graph.sources['source.callcare.lake.' ~ table_name].meta.file_unit -%}
     {%- endif -%}
     {%- set path = lake_file_path() -%}
-    {%- set per_call = path ~ " not like '%/compacted-%'" -%}
+    {%- set per_call = "not " ~ lake_is_compacted(path) -%}
     {%- set in_unit -%}
         partition by lake_rows.call_date, {% for column in unit %}lake_rows.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
     {%- endset -%}
@@ -90,7 +96,7 @@
                     when {{ per_call }}
                         then {{ path }} = max(case when {{ per_call }} then {{ path }} end) over ({{ in_unit }})
                     else count(case when {{ per_call }} then 1 end) over ({{ in_unit }}) = 0
-                        and {{ path }} = max(case when {{ path }} like '%/compacted-%' then {{ path }} end) over (partition by lake_rows.call_date)
+                        and {{ path }} = lake_latest.latest
                     {%- if empty %}
                         -- files listed just before the query that hold no rows: a later generation; a call's file
                         and not exists (
@@ -108,6 +114,13 @@
                     {%- endif %}
                 end as lake_file_current
             from {{ lake_source(table_name) }} as lake_rows
+            left join (
+                -- each day's latest compacted file
+                select lake_rows.call_date, max({{ path }}) as latest
+                from {{ lake_source(table_name) }} as lake_rows
+                where {{ lake_is_compacted(path) }}
+                group by lake_rows.call_date
+            ) as lake_latest on lake_latest.call_date = lake_rows.call_date
         ) as ranked
         where lake_file_current
     )
@@ -138,10 +151,10 @@
         select listed.file, generations.latest
         from listed
         join (
-            select folder, max(file) as latest from listed where file like '%/compacted-%' group by folder
+            select folder, max(file) as latest from listed where {{ lake_is_compacted('file') }} group by folder
         ) as generations on generations.folder = listed.folder
         where listed.file = generations.latest
-            {%- if unit | list == ['call_id'] %} or listed.file not like '%/compacted-%'{% endif %}
+            {%- if unit | list == ['call_id'] %} or not {{ lake_is_compacted('listed.file') }}{% endif %}
     {%- endset -%}
     {%- set listed = run_query(candidates) -%}
     {%- set latest = {} -%}
@@ -169,9 +182,31 @@
 {%- endmacro %}
 
 {% macro default__lake_file_path() -%}
-    "$path"
+    lake_rows."$path"
 {%- endmacro %}
 
 {% macro duckdb__lake_file_path() -%}
     lake_rows.filename
+{%- endmacro %}
+
+{#
+    Whether a lake file is a compacted one, by its name alone, as callcare.lake_paths.compacted_generation
+    tells (`compacted-<generation>.parquet`): a folder above it named compacted-... (the lake's
+    directory, an S3 bucket) does not make a per-call file compacted. callcare.warehouse.sql matches
+    the same pattern (COMPACTED_NAME).
+#}
+{% macro lake_is_compacted(path) -%}
+    {{ return(adapter.dispatch('lake_is_compacted', 'callcare')(path)) }}
+{%- endmacro %}
+
+{% macro lake_compacted_name() -%}
+    {{ return('/compacted-[0-9]{8}T[0-9]{12}Z[.]parquet$') }}
+{%- endmacro %}
+
+{% macro default__lake_is_compacted(path) -%}
+    regexp_like({{ path }}, {{ dbt.string_literal(lake_compacted_name()) }})
+{%- endmacro %}
+
+{% macro duckdb__lake_is_compacted(path) -%}
+    regexp_matches({{ path }}, {{ dbt.string_literal(lake_compacted_name()) }})
 {%- endmacro %}

@@ -77,7 +77,12 @@ def test_staging_reads_the_glue_tables(athena: tuple[dict, Path]) -> None:
         sql = (staging / f"{model}.sql").read_text()
         assert f'"awsdatacatalog"."callcare_lake"."{name}"' in sql
         assert "cast(call_date as date)" in sql
-        assert "\"$path\" like '%/compacted-%'" in sql  # each call from one file (compaction)
+        # each call from one file (compaction), compacted files told by their name alone
+        assert "regexp_like(lake_rows.\"$path\", '/compacted-[0-9]{8}T[0-9]{12}Z[.]parquet$')" in sql
+        assert "like '%/compacted-%'" not in sql
+        # the day's latest generation an aggregate joined back, not a window over the whole day
+        assert 'max(lake_rows."$path") as latest' in sql
+        assert "over (partition by lake_rows.call_date)" not in sql
 
 
 def test_athena_only_configs_stay_on_athena(athena: tuple[dict, Path], tmp_path: Path) -> None:

@@ -219,3 +219,43 @@ def test_files_written_between_the_listing_and_the_read_are_never_lost_nor_doubl
     lake.write_parquet(table_key("turns", DAYS[0], "c-0"), TURNS_SCHEMA.empty_table())
     assert turns_by_call(json.loads(run("read", listing)))["c-0"] == 2
     assert "c-0" not in turns_by_call(json.loads(run("read", run("list"))))
+
+
+def test_a_folder_above_the_lake_named_compacted_changes_nothing(tmp_path: Path, sql) -> None:
+    """Only a file's name says it is compacted (lake_paths.compacted_generation): a lake under a
+    directory (or an S3 bucket) named compacted-... keeps its per-call files per-call in SQL too."""
+    home = tmp_path / "compacted-test"
+    lake = Lake((home / "lake").as_uri())
+    for n in (1, 3, 5):
+        write_call(lake, f"c-{n}", DAYS[1], turns=2 + n)
+    compact_before(lake, TODAY)
+    # day 1 never compacted: per-call files only; day 2 compacted, then c-3 reprocessed
+    for n in (0, 2, 4):
+        write_call(lake, f"c-{n}", DAYS[0], turns=2 + n)
+    write_call(lake, "c-3", DAYS[1], turns=1, status="FAILED")
+
+    expected = python_rule(lake)
+    assert {r[1] for r in expected if r[0] == "turns"} == {f"c-{n}" for n in range(6)}
+    assert [r for r in expected if r[:2] == ["turns", "c-3"]] == [["turns", "c-3", "0 FAILED 0"]]
+    assert dbt_rule(home) == expected
+    assert sql_rule(home, sql) == expected
+
+
+def test_sql_tells_a_compacted_file_by_its_name_as_python_does() -> None:
+    import re
+
+    from callcare.lake_paths import compacted_generation, compacted_table_key
+    from callcare.warehouse.sql import COMPACTED_NAME
+
+    macro = (Path(__file__).resolve().parents[2] / "dbt" / "macros" / "lake_source.sql").read_text()
+    assert f"return('{COMPACTED_NAME}')" in macro  # the macro lake_compacted_name: one pattern
+    names = [
+        compacted_table_key("turns", DAYS[0], "20260303T011500123456Z"),
+        table_key("turns", DAYS[0], "c-1"),
+        table_key("summaries", DAYS[0], "c-1", "v2"),
+        "tables/turns/call_date=2026-03-01/compacted-latest.parquet",
+    ]
+    for root in ("s3://compacted-bucket/prod", "/tmp/compacted-test/lake"):
+        for key in names:
+            path = f"{root}/{key}"
+            assert bool(re.search(COMPACTED_NAME, path)) == (compacted_generation(key) is not None), path

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from callcare.config import Settings
 
 OUTPUT_FORMATS = ("table", "csv", "json")
+# a compacted file, by its name alone (callcare.lake_paths.compacted_generation; the macro
+# lake_compacted_name): a folder above the lake named compacted-... leaves per-call files per-call
+COMPACTED_NAME = f"/{COMPACTED_FILE_PREFIX}[0-9]{{8}}T[0-9]{{12}}Z[.]parquet$"
 
 
 def current_rows_sql(table: str, pattern: str, empty: Sequence[tuple[str, str]] = ()) -> str:
@@ -29,11 +32,15 @@ def current_rows_sql(table: str, pattern: str, empty: Sequence[tuple[str, str]] 
     current_lake_rows; the rule is callcare.core.lake_generations'): each unit from the best file
     that exists for it, rows or none: its per-call file (the later path), else the partition's latest
     compacted file. `empty` is empty_files' listing, made just before: the files that decide a unit
-    with no rows to show it, whose compacted rows are left out."""
+    with no rows to show it, whose compacted rows are left out. The partition's latest generation is
+    an aggregate joined back, not a window over the whole day (as the macro's, for Athena's sake)."""
     unit = LAKE_TABLE_UNITS[table]
     in_unit = "partition by " + ", ".join(f"lake_rows.{column}" for column in ("call_date", *unit))
-    compacted = _literal(f"%/{COMPACTED_FILE_PREFIX}%")
-    per_call = f"lake_rows.filename not like {compacted}"
+    per_call = f"not {_compacted('lake_rows.filename')}"
+    source = (
+        f"read_parquet({_literal(pattern)}, hive_partitioning = true, union_by_name = true, "
+        "filename = true) as lake_rows"
+    )
     folder = "regexp_replace({}, '[^/]*$', '')"
     replaced = ""
     if empty:
@@ -49,11 +56,11 @@ def current_rows_sql(table: str, pattern: str, empty: Sequence[tuple[str, str]] 
         "select * exclude (filename, lake_file_current) from (select lake_rows.*, case "
         f"when {per_call} then lake_rows.filename = "
         f"max(case when {per_call} then lake_rows.filename end) over ({in_unit}) "
-        f"else count(case when {per_call} then 1 end) over ({in_unit}) = 0 and lake_rows.filename = "
-        f"max(case when lake_rows.filename like {compacted} then lake_rows.filename end) "
-        f"over (partition by lake_rows.call_date){replaced} end as lake_file_current "
-        f"from read_parquet({_literal(pattern)}, hive_partitioning = true, union_by_name = true, "
-        "filename = true) as lake_rows) where lake_file_current"
+        f"else count(case when {per_call} then 1 end) over ({in_unit}) = 0 "
+        f"and lake_rows.filename = lake_latest.latest{replaced} end as lake_file_current "
+        f"from {source} left join (select lake_rows.call_date, max(lake_rows.filename) as latest "
+        f"from {source} where {_compacted('lake_rows.filename')} group by lake_rows.call_date) "
+        "as lake_latest on lake_latest.call_date = lake_rows.call_date) where lake_file_current"
     )
 
 
@@ -61,13 +68,12 @@ def empty_files(con: Any, table: str, pattern: str) -> list[tuple[str, str]]:
     """(file, latest generation of its folder) for each file listed now that decides a unit with no
     rows to show it: a partition's latest compacted file that holds none and, where the unit is the
     call, a per-call file that holds none beside a compacted file (macro lake_empty_files)."""
-    compacted = _literal(f"%/{COMPACTED_FILE_PREFIX}%")
-    per_call = f" or listed.file not like {compacted}" if LAKE_TABLE_UNITS[table] == ("call_id",) else ""
+    per_call = f" or not {_compacted('listed.file')}" if LAKE_TABLE_UNITS[table] == ("call_id",) else ""
     latest = dict(
         con.execute(
             "with listed as (select file, regexp_replace(file, '[^/]*$', '') as folder from glob(?)) "
             "select listed.file, generations.latest from listed join (select folder, max(file) as latest "
-            f"from listed where file like {compacted} group by folder) as generations "
+            f"from listed where {_compacted('file')} group by folder) as generations "
             f"on generations.folder = listed.folder where listed.file = generations.latest{per_call}",
             [pattern],
         ).fetchall()
@@ -180,6 +186,10 @@ def _duckdb_main(argv: Sequence[str]) -> int:
     if more:
         print(f"(more than {args.max_rows} rows; showing the first {args.max_rows})", file=sys.stderr)
     return 0
+
+
+def _compacted(path: str) -> str:
+    return f"regexp_matches({path}, {_literal(COMPACTED_NAME)})"
 
 
 def _literal(text: str) -> str:
