@@ -176,3 +176,148 @@ def test_customer_id_forms(turns: list[tuple[str, str]], customer_id: str) -> No
 )
 def test_no_customer_id_where_none_is_said(turns: list[tuple[str, str]]) -> None:
     assert find_customer_id(turns) is None
+
+
+# Review of the text2num rewrite: each case below was read as an ID before the fix.
+
+
+def test_a_scale_word_after_a_figure_is_no_id() -> None:  # S1
+    assert find_customer_id(_turns("How can I help?", "It's about the claim 2 million 500 thousand.")) is None
+    assert find_customer_id(_turns("How can I help?", "My policy two million dollars is late.")) is None
+    assert _figures("2 million") == ["2"]  # "million" alone is not 1000000
+    assert [t.kind for t in tokenize("fifty thousand")] == ["amount"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "I spoke to an agent in 2021",
+        "The agent at 1 800 555 1212 said no.",
+        "The rep said 2 0 2 4 was the year",
+        "I'm an agent so 1234 is fine",
+        "I was an employee 2015 to 2019",
+        "The operator 1 800 number was busy",
+        "Your rep on 5 5 5 0 1 9 9 was rude.",
+        "I called the agent from 1999 to 2003 about it.",
+        "The associate near 4417 Elm Street helped.",
+    ],
+)
+def test_bare_agent_word_takes_no_word_year_or_phone_as_id(line: str) -> None:  # S2
+    assert find_agent_id([line]) is None
+    assert find_agent_id([line], own=True) is None
+
+
+def test_bare_agent_id_needs_a_self_introduction_outside_the_agents_turns() -> None:  # S2
+    assert find_agent_id(["Yes, agent 80412 told me that."]) is None
+    assert find_agent_id(["Yes, agent 80412 told me that."], own=True) == "80412"
+    assert find_agent_id(["Hello, I'm agent KW 5521."]) == "KW-5521"
+    assert find_agent_id(["my name is Lee, operator 7 7 0 2 speaking"]) == "7702"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "I took out a loan 250000 last year",
+        "I have rewards 150000 points",
+        "The invoice 2024 03 15 was wrong",
+        "it's about the order one hundred thousand euro",
+        "I got a booking 450000 yen cheaper",
+        "the invoice 12 24 2025 never came",
+        "my order fifty thousand pound was refused",
+    ],
+)
+def test_noun_before_number_takes_no_amount_or_date(line: str) -> None:  # S3
+    assert find_customer_id(_turns("How can I help?", line)) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "customer_id"),
+    [
+        ("The booking 2024 12 24 for two", None),
+        ("My policy number is 7 7 3 2 1 9, for 2 cars", "773219"),
+        ("account number is 441722, 2019 was when", "441722"),
+        ("My policy number is 8 8 2 1 9 4 for 2 years now", "882194"),
+        ("My member number is 5 5 0 3 1 8, 2 kids on it", "550318"),
+        ("The account number is 660291 to 3 people", "660291"),
+    ],
+)
+def test_for_and_to_join_no_quantity_onto_an_id(line: str, customer_id: str | None) -> None:  # S4
+    assert find_customer_id(_turns("How can I help?", line)) == customer_id
+
+
+def test_for_and_to_are_still_digits_inside_a_reading() -> None:  # S4
+    assert find_agent_id(["this is rosa agent id a g t for four one two"]) == "AGT-4412"
+    assert find_customer_id(_turns("Account number?", "It's 7 7 to 3 0 1 9.")) == "7723019"
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" + " " * 50_000 + "x",  # _AS_IN over a long run of spaces
+        "a-" * 25_000,  # the email branch restarting inside a [\w.+-] run
+        "é" * 50_000,
+        "x." * 25_000 + "@",
+        "B" + " " * 50_000 + ", as in bravo",
+    ],
+)
+def test_long_runs_are_read_in_linear_time(text: str) -> None:  # S5: a guard, not a timing
+    assert find_customer_id(_turns("What's your account number?", text)) is None
+    assert find_agent_id([text]) is None
+
+
+@pytest.mark.parametrize(
+    "turns",
+    [
+        _turns(
+            "Do you want me to text the confirmation number to you?", "Yes, please send it to 555 123 4567."
+        ),
+        _turns("Shall I email you the reference number?", "Sure, it's 44 17 22 90 at example dot com."),
+        _turns("Can I have your member ID?", "Born 1985 07 21."),
+        _turns("What's your account number?", "My husband handles it, call him on 312 555 0199."),
+        _turns("What's the policy number?", "I bought it in 2019, it was 1 2 3 4 5 6 dollars."),
+    ],
+)
+def test_an_answer_is_what_the_reply_opens_with(turns: list[tuple[str, str]]) -> None:  # S6
+    assert find_customer_id(turns) is None
+
+
+@pytest.mark.parametrize(
+    ("turns", "customer_id"),
+    [
+        (_turns("What's your account number?", "441722 oh I mean 441723"), "441723"),
+        (_turns("What's your account number?", "It's 5 5 0 1 9 8, sorry, I mean 5 5 0 1 9 9."), "550199"),
+        (
+            _turns("Member ID please.", "Four four one seven two two oh."),
+            "4417220",
+        ),  # "oh" at the end is zero
+        (_turns("Policy number?", "Let me see. It's AB 7 7 0 1 2."), "AB77012"),
+        # no full stop from speech-to-text: the number closes the sentence
+        (
+            _turns("What's the account number?", "Hold on. It's printed on the letter 4 4 0 9 1 7 2"),
+            "4409172",
+        ),
+    ],
+)
+def test_answers_take_self_corrections_and_zero_only_where_it_is_zero(
+    turns: list[tuple[str, str]], customer_id: str
+) -> None:  # S6
+    assert find_customer_id(turns) == customer_id
+
+
+@pytest.mark.parametrize(
+    "turns",
+    [
+        _turns("What's the account number?", "Hold on. I opened it on 2021 06 30"),
+        _turns("What's the account number?", "Hmm. You can reach me at 415 555 0142"),
+    ],
+)
+def test_a_date_or_phone_closing_the_reply_is_no_answer(turns: list[tuple[str, str]]) -> None:  # S6
+    assert find_customer_id(turns) is None
+
+
+def test_spelling_by_example_needs_a_name_or_nato_word() -> None:
+    assert find_customer_id(_turns("Hi.", "My account number is I like it 123456")) is None
+    assert find_customer_id(_turns("Hi.", "My account number is a for apple pie 334455")) is None
+    assert find_customer_id(_turns("Hi.", "My account number is K as in Kevin 334455")) == "K334455"
+    assert find_customer_id(_turns("Hi.", "my account number is k as in kilo 334455")) == "K334455"

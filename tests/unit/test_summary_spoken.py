@@ -11,6 +11,7 @@ from callcare.summarization.offline.spoken_ids import (
     tokenize,
 )
 from callcare.summarization.offline.spoken_numbers import normalize_numbers, words_to_number
+from callcare.summarization.offline.text import has_pii, tidy
 
 
 @pytest.mark.parametrize(
@@ -194,3 +195,51 @@ def test_no_question_no_id() -> None:
 )
 def test_plausible_customer_id(value: str, ok: bool) -> None:
     assert plausible_customer_id(value) is ok
+
+
+# A scale word after a figure or a rough size is no number of its own (review S1)
+@pytest.mark.parametrize(
+    ("spoken", "written"),
+    [
+        (
+            "a 2 million dollar policy and 500 thousand in savings",
+            "A 2 million dollar policy and 500 thousand in savings.",
+        ),
+        ("1.5 million refund", "1.5 million refund."),
+        ("hundreds of calls", "Hundreds of calls."),
+        ("a couple hundred", "A couple hundred."),
+        (
+            "we lost 3 billion last year and a few thousand more",
+            "We lost 3 billion last year and a few thousand more.",
+        ),
+        (
+            "thousands of customers, several hundred complaints",
+            "Thousands of customers, several hundred complaints.",
+        ),
+        ("two million dollars", "$2,000,000."),  # said in words, it is still one amount
+    ],
+)
+def test_scale_word_after_a_figure_is_not_a_number(spoken: str, written: str) -> None:
+    assert tidy(spoken) == written
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "I've told you a million times",
+        "two million dollars is late",
+        "we have fifty thousand members in the area",
+        "It costs four million two hundred thousand to rebuild.",
+    ],
+)
+def test_amounts_said_with_a_scale_are_not_pii(line: str) -> None:
+    assert not has_pii(line)
+
+
+def test_phone_numbers_said_as_digits_are_still_pii() -> None:
+    assert has_pii("call me on five five five one two three four five six seven")
+
+
+def test_a_non_breaking_space_joins_number_words() -> None:
+    assert normalize_numbers("forty\u00a0two dollars") == "$42"
+    assert normalize_numbers("twenty\u00a0five") == "25"

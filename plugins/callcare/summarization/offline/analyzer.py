@@ -301,7 +301,9 @@ def analyze(transcript: Transcript, call_date: str) -> dict[str, Any]:
     if not segs:
         raise SummaryFailed("transcript has no speech to summarize")
     texts = [(r, t.text or "") for r, t in zip(roles, transcript.turns, strict=True)]
-    agent_id = find_agent_id([t for r, t in texts if r == "agent"]) or find_agent_id([t for _, t in texts])
+    # the agent's own turns first; any turn only where the speaker introduces themselves as the agent
+    agent_turns = [t for r, t in texts if r == "agent"]
+    agent_id = find_agent_id(agent_turns, own=True) or find_agent_id([t for _, t in texts])
     customer_id = find_customer_id(texts)
     allowed = {customer_id} if customer_id else set()
 

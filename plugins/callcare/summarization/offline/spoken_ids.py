@@ -20,11 +20,14 @@ an ID (the introducing phrase, a question and its answer, whose record it names)
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from text_to_num import find_numbers
+
+from callcare.summarization.offline.spoken_numbers import not_a_scale_number
 
 # "double seven" / "triple zero" repeat the next digit or letter
 REPEATERS = {"double": 2, "triple": 3}
@@ -65,8 +68,19 @@ _OTHER_NUMBER_NOUNS = {
 _UNIT_WORDS = {
     "dollars", "dollar", "cents", "bucks", "pounds", "euros", "percent", "units", "items", "pieces",
     "boxes", "minutes", "hours", "days", "weeks", "months", "years", "times", "am", "pm", "kilos",
-    "kilograms", "grams", "miles", "gigs", "gigabytes", "people", "calls", "payments",
+    "kilograms", "grams", "miles", "gigs", "gigabytes", "people", "calls", "payments", "euro", "pound",
+    "cent", "buck", "points", "point", "yen", "rupees", "cars", "nights", "tickets",
 }  # fmt: skip
+# "the order 5521": a specific record (determiner, possessive, "about"), not "a loan 250000"
+_DETERMINERS = {
+    "the", "my", "your", "our", "his", "her", "their", "this", "that", "its", "about", "regarding", "re",
+}  # fmt: skip
+# "want me to", "shall I", "I can": the speaker offers to give the number, not asks for it
+_OFFERS = {("me", "to"), ("shall", "i"), ("should", "i"), ("let", "me"), ("i", "can"), ("i", "will")}
+# "I'm agent 4417", "this is operator 2210": the speaker introducing themselves
+_SELF_INTRO = {("this", "is"), ("i", "am"), ("name", "is"), ("you've", "reached"), ("speaking", "with")}
+# a reading after these is a number to reach someone at, not an ID: "send it to 555 123 4567"
+_CONTACT_VERBS = {"call", "text", "send", "reach", "ring", "fax", "email", "dial", "phone"}
 _LINKING = {"number", "code", "no", "is", "it's", "ends", "ending", "in", "with", "of", "at", "on", "my"}
 _FILLERS = {
     "is", "it's", "its", "was", "my", "the", "your", "our", "number", "uh", "um", "it", "that's",
@@ -78,6 +92,16 @@ _ASKING = {
     "what", "what's", "whats", "which", "can", "could", "may", "would", "give", "read", "provide",
     "confirm", "verify", "tell", "do", "does",
 }  # fmt: skip
+# what may come before the answer to "what's your account number?" at the start of the reply
+_ANSWER_LEAD = _FILLERS | _IDENTITY_NOUNS | _NUMBER_NOUNS | {
+    "i", "think", "believe", "let", "me", "see", "check", "hmm", "got", "ok", "alright", "please",
+}  # fmt: skip
+_REQUESTS = {("can", "i"), ("could", "i"), ("may", "i"), ("can", "you"), ("could", "you"), ("would", "you")}
+_ASKING_WORDS = {"what", "what's", "whats", "which", "give", "read", "provide", "confirm", "verify", "tell"}
+_CORRECTION_LEAD = {"oh", "sorry", "no", "wait", "um", "uh", "actually", "."}
+# a number said with these is an amount ("two million", "fifty thousand"), not digits of an ID;
+# "hundred" is not among them: "four hundred and twelve" is how people read a group of an ID
+_LARGE_SCALES = {"thousand", "million", "billion"}
 MIN_CUSTOMER_ID = 6
 MAX_ID = 20
 
@@ -90,7 +114,7 @@ class Token:
 
 
 _TOKEN = re.compile(
-    r"(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
+    r"(?P<email>(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
     r"|(?P<amount>[$£€]\s?\d[\d,]*(?:\s?\.\d+)?|\d+(?:[.,:/]\d+)+|\d+\s?%|\d+(?:st|nd|rd|th)\b)"
     r"|(?P<word>[A-Za-z0-9]+(?:'[A-Za-z]+)?)"
     r"|(?P<hash>#)"
@@ -100,7 +124,7 @@ _TOKEN = re.compile(
 # "A. G. T.", "a. g. t.", "H .S." and "U.I." spell letters, they do not end sentences
 _SPELLED_DOT = re.compile(r"(?<![A-Za-z])([A-Za-z])\s*\.(?=\s+[a-z0-9]|\s*[A-Za-z](?![A-Za-z])|\s*\d|-)")
 # "B as in bravo", "S for Sam", "M like Mary": the letter, said twice
-_AS_IN = re.compile(r"(?<![A-Za-z'])([A-Za-z])\s*,?\s+(?:as\s+in|for|like)\s+([A-Za-z]+)\b", re.I)
+_AS_IN = re.compile(r"(?<![A-Za-z'])([A-Za-z])(?:\s*,\s*|\s+)(?:as\s+in|for|like)\s+([A-Za-z]+)\b", re.I)
 # speech-to-text glues a spelled letter to "ID" after the noun: "Agent IDA G T 7", "member IDAG4736"
 _GLUED_ID = re.compile(
     r"\b((?i:agent|employee|operator|representative|rep|associate|staff|member|customer|client|"
@@ -128,7 +152,9 @@ _NOT_EXAMPLES = {
 
 def _unspell(m: re.Match[str]) -> str:
     letter, word = m.group(1), m.group(2)
-    if word[0].lower() == letter.lower() and word.lower() not in _NOT_EXAMPLES:
+    # the example is a name ("S for Sam") or a NATO word ("b as in bravo"), not "I like it"
+    example = word[0].isupper() or word.lower() in _NATO
+    if example and word[0].lower() == letter.lower() and word.lower() not in _NOT_EXAMPLES:
         return letter
     return m.group(0)
 
@@ -136,9 +162,12 @@ def _unspell(m: re.Match[str]) -> str:
 class _NumberToken:
     """The view of a token that text2num's find_numbers reads (its Token protocol)."""
 
-    def __init__(self, token: Token, separated: bool) -> None:
-        # a spelled letter is no number word (text2num reads a lone "o" as zero; ours decides)
-        self._text = token.text if token.kind in ("word", "caps") or token.text == "a" else ","
+    def __init__(self, token: Token, separated: bool, previous: Token | None = None) -> None:
+        # a spelled letter is no number word (text2num reads a lone "o" as zero; ours decides),
+        # nor a scale word after a figure or a rough size ("2 million", "a couple hundred")
+        rough = not_a_scale_number(previous.text if previous else None, token.text)
+        wordish = token.kind in ("word", "caps") or token.text == "a"
+        self._text = token.text if wordish and not rough else ","
         self._separated = separated
 
     def text(self) -> str:
@@ -195,7 +224,9 @@ def tokenize(text: str) -> list[Token]:
     """
     raw = _raw_tokens(text)
     views = [
-        _NumberToken(tok, tok.comma_before or (k >= 2 and raw[k - 2].text in REPEATERS))
+        _NumberToken(
+            tok, tok.comma_before or (k >= 2 and raw[k - 2].text in REPEATERS), raw[k - 1] if k else None
+        )
         for k, tok in enumerate(raw)
     ]
     out: list[Token] = []
@@ -205,10 +236,11 @@ def tokenize(text: str) -> list[Token]:
         comma = raw[occ.start].comma_before
         if occ.is_ordinal:
             out.append(Token(occ.text, "ordinal", comma))
-        elif occ.text.isdigit():
+        elif occ.text.isdigit() and not _LARGE_SCALES & {t.text for t in raw[occ.start : occ.end]}:
             out.append(Token(occ.text, "digit", comma))
         else:
-            out.append(Token(occ.text, "amount", comma))  # "two point five"
+            # "two point five", "two million", "a hundred thousand": an amount, never ID digits
+            out.append(Token(occ.text, "amount", comma))
         k = occ.end
     out.extend(raw[k:])
     return out
@@ -224,13 +256,48 @@ class Reading:
 
 
 def _oh_is_zero(tokens: Sequence[Token], j: int, parts: list[str]) -> bool:
-    """ "five oh five", "oh seven", "two five oh": zero; "Oh, 4417" and "4417, oh": an interjection."""
+    """ "five oh five", "oh seven", "two five oh": zero; "Oh, 4417", "4417, oh" and "441722 oh I
+    mean 441723": an interjection. Zero only before a digit or at the end of a sentence."""
     if tokens[j].comma_before:
         return False
     nxt = tokens[j + 1] if j + 1 < len(tokens) else None
-    if nxt is not None and nxt.kind in ("digit", "alnum") and not nxt.comma_before:
+    continues = nxt is not None and (nxt.kind in ("digit", "alnum") or nxt.text in {"oh", "o", *REPEATERS})
+    if continues and not nxt.comma_before:
+        return True  # "four oh oh eight", "oh double seven"
+    at_end = nxt is None or nxt.kind == "break"
+    return at_end and bool(parts) and parts[-1][-1].isdigit()
+
+
+def _homophone_is_digit(tokens: Sequence[Token], j: int) -> bool:
+    """ "a g t for four one two": "for" is 4 inside a reading. Not right after a comma ("7 7 3 2 1 9,
+    for 2 cars"), and not before a single number that ends the reading ("2024 12 24 for two",
+    "8 8 2 1 9 4 for 2 years", "2015 to 2019"): that is a quantity or a range, not a digit."""
+    if tokens[j].comma_before or j + 1 >= len(tokens) or tokens[j + 1].kind not in ("digit", "alnum"):
+        return False
+    after = tokens[j + 2] if j + 2 < len(tokens) else None
+    return after is not None and (after.kind in ("digit", "alnum", "letter") or after.text in _NATO)
+
+
+# words that may continue a reading after a number
+_READING_WORDS = {"oh", "o", "dash", "hyphen", *REPEATERS, *_HOMOPHONES, *_NATO}
+
+
+def _new_number_after_comma(tokens: Sequence[Token], j: int, parts: list[str]) -> bool:
+    """ "account number is 441722, 2019 was when": after a comma, once the reading is already an
+    ID's length, a year or a number the sentence goes on from ("5 5 0 3 1 8, 2 kids on it") starts
+    something else; so does a number followed by a unit ("7 7, 2 cars"). "3372, 089, 144" and
+    "W, Q, four oh oh eight" stay one reading."""
+    tok = tokens[j]
+    if not tok.comma_before or tok.kind not in ("digit", "alnum") or not parts:
+        return False
+    nxt = tokens[j + 1] if j + 1 < len(tokens) else None
+    if nxt is not None and nxt.text in _UNIT_WORDS:
         return True
-    return bool(parts) and parts[-1][-1].isdigit()
+    if len("".join(parts)) < MIN_CUSTOMER_ID:
+        return False
+    year = len(tok.text) == 4 and tok.text.isdigit() and 1900 <= int(tok.text) <= 2100
+    goes_on = nxt is not None and nxt.kind == "word" and nxt.text not in _READING_WORDS
+    return year or goes_on
 
 
 def read_id(tokens: Sequence[Token], i: int, allow_short_word: bool = False) -> Reading | None:
@@ -253,6 +320,8 @@ def read_id(tokens: Sequence[Token], i: int, allow_short_word: bool = False) -> 
         tok = tokens[j]
         nxt_digit = is_digitish(j + 1)
         wordish = tok.kind in ("word", "caps")
+        if _new_number_after_comma(tokens, j, parts):
+            break
         if wordish and tok.text in REPEATERS and j + 1 < n and is_part(j + 1):
             repeat = REPEATERS[tok.text]
         elif tok.kind == "digit":
@@ -271,7 +340,7 @@ def read_id(tokens: Sequence[Token], i: int, allow_short_word: bool = False) -> 
             repeat = 1
         elif wordish and tok.text in ("dash", "hyphen") and parts and is_part(j + 1):
             pass  # "A dash G dash T"
-        elif wordish and tok.text in _HOMOPHONES and parts and nxt_digit:
+        elif wordish and tok.text in _HOMOPHONES and parts and _homophone_is_digit(tokens, j):
             parts.append(_HOMOPHONES[tok.text])
         elif wordish and tok.text in _NATO and (parts or is_part(j + 1)):
             parts.append(_NATO[tok.text] * repeat)  # "bravo kilo seven", never a lone "delta"
@@ -325,27 +394,81 @@ def format_agent_id(value: str) -> str:
     return f"{m.group(1)}-{m.group(2)}" if m else value
 
 
-def _agent_reading(tokens: Sequence[Token], k: int, limit: int) -> Reading | None:
+def _agent_reading(
+    tokens: Sequence[Token], k: int, limit: int, allow_short_word: bool = True
+) -> Reading | None:
     k = _after_fillers(tokens, k, limit=limit)
-    reading = read_id(tokens, k, allow_short_word=True)
+    reading = read_id(tokens, k, allow_short_word=allow_short_word)
     if reading and reading.digits >= 3 and len(reading.value) <= MAX_ID and not _is_quantity(tokens, reading):
         return reading
     return None
 
 
-def find_agent_id(turn_texts: Sequence[str]) -> str | None:
-    """The first ID announced after "agent ID" (or employee/operator/badge number) in any turn."""
+def _groups(tokens: Sequence[Token], reading: Reading) -> list[str]:
+    """The digit groups of a reading as written or said ("1 800 555 1212" -> 1, 800, 555, 1212)."""
+    return [t.text for t in tokens[reading.start : reading.end] if t.kind == "digit"]
+
+
+_TOLL_FREE = {"800", "888", "877", "866", "855", "844", "833"}
+
+
+def _phone_shaped(tokens: Sequence[Token], reading: Reading) -> bool:
+    """ "555 123 4567", "1 800 555 1212", "1 800": a phone number's groups."""
+    groups = _groups(tokens, reading)
+    lengths = [len(g) for g in groups]
+    if lengths[-3:] == [3, 3, 4] and len(groups) in (3, 4):
+        return True
+    return len(groups) >= 2 and groups[0] == "1" and groups[1] in _TOLL_FREE
+
+
+def _date_shaped(tokens: Sequence[Token], reading: Reading) -> bool:
+    """ "2024 03 15", "1985 07 21", "12 24 2024": a year, a month and a day."""
+    groups = _groups(tokens, reading)
+    if len(groups) != 3 or reading.letters:
+        return False
+    n = [int(g) for g in groups]
+    if len(groups[0]) == 4 and 1900 <= n[0] <= 2100:
+        return 1 <= n[1] <= 12 and 1 <= n[2] <= 31
+    return len(groups[2]) == 4 and 1900 <= n[2] <= 2100 and min(n[0], n[1]) >= 1 and max(n[0], n[1]) <= 31
+
+
+def _year_alone(reading: Reading) -> bool:
+    return reading.value.isdigit() and len(reading.value) == 4 and 1900 <= int(reading.value) <= 2100
+
+
+def _introduces_self(tokens: Sequence[Token], k: int) -> bool:
+    """Whether the sentence before tokens[k] is the speaker introducing themselves ("this is",
+    "I'm", "my name is Dev, agent")."""
+    start, _ = _sentence_bounds(tokens, k)
+    texts = [t.text for t in tokens[start:k]]
+    pairs = set(itertools.pairwise(texts))
+    return "i'm" in texts or bool(pairs & _SELF_INTRO)
+
+
+def find_agent_id(turn_texts: Sequence[str], own: bool = False) -> str | None:
+    """The first ID announced after "agent ID" (or employee/operator/badge number) in any turn.
+
+    `own` says the turns are the agent's own; otherwise an ID right after "agent" with no "ID" or
+    "number" between counts only where the speaker introduces themselves ("this is agent 4417").
+    """
     for text in turn_texts:
         tokens = tokenize(text)
         for k in _find_phrase(tokens, _AGENT_WORDS, _ID_WORDS):
             reading = _agent_reading(tokens, k, limit=2)
             if reading:
                 return format_agent_id(reading.value)
-        # "this is agent 4417": the ID right after the word, with no "ID" or "number" between
+        # "this is agent 4417": the ID right after the word, with no "ID" or "number" between; a
+        # prefix only in capitals or spelled letters ("agent in 2021" is no IN-2021), never a year
+        # alone ("an employee 2015 to 2019") or a phone number ("the agent at 1 800 555 1212")
         for k, tok in enumerate(tokens[:-1]):
-            if tok.text in _AGENT_BARE:
-                reading = _agent_reading(tokens, k + 1, limit=0)
-                if reading and reading.digits >= 4:
+            if tok.text in _AGENT_BARE and (own or _introduces_self(tokens, k)):
+                reading = _agent_reading(tokens, k + 1, limit=0, allow_short_word=False)
+                if (
+                    reading
+                    and reading.digits >= 4
+                    and not _year_alone(reading)
+                    and not _phone_shaped(tokens, reading)
+                ):
                     return format_agent_id(reading.value)
     return None
 
@@ -396,6 +519,18 @@ def _is_request(tokens: Sequence[Token], noun: int, after: int) -> bool:
     "Account number, please.") rather than says something about it ("your reference number will be
     emailed to you")."""
     start, end = _sentence_bounds(tokens, noun)
+    # "Do you want me to text the confirmation number to you?" offers, not asks; the last of an
+    # offer and a request before the noun decides ("I can check that. Can I have your member ID?")
+    before = [t.text for t in tokens[start:noun]]
+    offer = request = -1
+    for j, word in enumerate(before):
+        pair = (word, before[j + 1] if j + 1 < len(before) else "")
+        if word == "i'll" or pair in _OFFERS:
+            offer = j
+        if word in _ASKING_WORDS or pair in _REQUESTS:
+            request = j
+    if offer > request:
+        return False
     if end < len(tokens) and tokens[end].text == "?":
         return True
     if any(t.text in _ASKING for t in tokens[start:noun]):
@@ -418,21 +553,72 @@ def _is_quantity(tokens: Sequence[Token], reading: Reading) -> bool:
     return reading.end < len(tokens) and tokens[reading.end].text in _UNIT_WORDS
 
 
-def _first_plausible(tokens: Sequence[Token], start: int = 0) -> Reading | None:
-    k = start
-    while k < len(tokens):
-        reading = read_id(tokens, k)
-        if reading:
-            if (
-                plausible_customer_id(reading.value)
-                and not _other_number_before(tokens, k)
-                and not _is_quantity(tokens, reading)
-            ):
-                return reading
-            k = reading.end
-        else:
-            k += 1
+def _corrected(tokens: Sequence[Token], reading: Reading) -> Reading:
+    """ "441722 oh I mean 441723": a self-correction right after a reading takes the new one."""
+    j = reading.end
+    while j < len(tokens) and tokens[j].text in _CORRECTION_LEAD:
+        j += 1
+    if j + 1 < len(tokens) and tokens[j].text == "i" and tokens[j + 1].text == "mean":
+        again = read_id(tokens, _after_fillers(tokens, j + 2))
+        if again and plausible_customer_id(again.value):
+            return _corrected(tokens, again)
+    return reading
+
+
+def _after_contact_verb(tokens: Sequence[Token], k: int) -> bool:
+    """ "send it to 555 123 4567", "call me at": a number to reach someone at."""
+    start, _ = _sentence_bounds(tokens, k)
+    return any(t.text in _CONTACT_VERBS for t in tokens[max(start, k - 5) : k])
+
+
+def _answer(tokens: Sequence[Token]) -> Reading | None:
+    """The ID a sentence of the reply opens or closes with ("Sure, it's 7 7 3 0 1 9 2 4.", "Let me
+    see. It's on my card 9 9 2 0 4 4 1 5"), or None: a number said in the middle of the reply, a
+    phone number or a date is not the answer to "what's your account number?"."""
+    for first in [0] + [j + 1 for j, t in enumerate(tokens) if t.kind == "break"]:
+        reading = _sentence_opening(tokens, first) or _sentence_closing(tokens, first)
+        if reading is None:
+            continue
+        if (
+            not plausible_customer_id(reading.value)
+            or _other_number_before(tokens, reading.start)
+            or _after_contact_verb(tokens, reading.start)
+            or _is_quantity(tokens, reading)
+            or _phone_shaped(tokens, reading)
+            or _date_shaped(tokens, reading)
+        ):
+            return None
+        return reading
     return None
+
+
+def _sentence_closing(tokens: Sequence[Token], first: int) -> Reading | None:
+    """The reading that ends the sentence starting at tokens[first], if one does."""
+    _, end = _sentence_bounds(tokens, first) if first < len(tokens) else (first, first)
+    k = first
+    while k < end:
+        reading = read_id(tokens, k)
+        if reading is None:
+            k += 1
+            continue
+        if reading.end >= end:
+            return reading
+        k = reading.end
+    return None
+
+
+def _sentence_opening(tokens: Sequence[Token], k: int) -> Reading | None:
+    """The reading a sentence opens with, after fillers ("Sure, it's", "Policy is", "Um,")."""
+    skipped = 0
+    while k < len(tokens) and skipped < 8:
+        tok = tokens[k]
+        nxt = tokens[k + 1] if k + 1 < len(tokens) else None
+        oh_alone = tok.text == "oh" and (nxt is None or nxt.comma_before or nxt.kind == "break")
+        if tok.kind == "break" or (tok.text not in _ANSWER_LEAD and not oh_alone):
+            break
+        k, skipped = k + 1, skipped + 1
+    reading = read_id(tokens, k)
+    return _corrected(tokens, reading) if reading else None
 
 
 def _ends_spelling(text: str) -> bool:
@@ -471,6 +657,7 @@ def find_customer_id(turns: Sequence[tuple[str, str]]) -> str | None:
             identity = tokens[noun].text in _IDENTITY_NOUNS
             start = _after_fillers(tokens, k)
             reading = read_id(tokens, start)
+            reading = _corrected(tokens, reading) if reading else None
             if reading and _is_quantity(tokens, reading):
                 continue
             if reading and plausible_customer_id(reading.value):
@@ -488,18 +675,21 @@ def find_customer_id(turns: Sequence[tuple[str, str]]) -> str | None:
             for u in range(t + 1, min(t + 3, len(turns))):
                 if turns[u][0] == role and role != "unknown":
                     continue
-                answer = _first_plausible(tokenized[u])
+                answer = _answer(tokenized[u])
                 if answer:
                     candidates.append(
                         Candidate(answer.value, u, turns[u][0] == "customer", identity, inferred=True)
                     )
                     break
         # "about order 5521 0098": the noun right before the number, no "number" between
+        # after a determiner or possessive ("the order", "my policy", "about order"), never "a loan
+        # 250000" or "rewards 150000 points"; a round cardinal or a date is no record's number
         for k, tok in enumerate(tokens[:-1]):
-            if tok.text in _IDENTITY_NOUNS | _CREATED_NOUNS and tokens[k + 1].kind in (
-                "digit",
-                "alnum",
-                "caps",
+            if (
+                k > 0
+                and tokens[k - 1].text in _DETERMINERS
+                and tok.text in _IDENTITY_NOUNS | _CREATED_NOUNS
+                and tokens[k + 1].kind in ("digit", "alnum", "caps")
             ):
                 reading = read_id(tokens, k + 1)
                 if (
@@ -507,6 +697,8 @@ def find_customer_id(turns: Sequence[tuple[str, str]]) -> str | None:
                     and reading.digits >= 4
                     and plausible_customer_id(reading.value)
                     and not _is_quantity(tokens, reading)
+                    and not _date_shaped(tokens, reading)
+                    and not (reading.value.isdigit() and reading.value.endswith("000"))
                 ):
                     candidates.append(
                         Candidate(reading.value, t, role == "customer", tok.text in _IDENTITY_NOUNS)

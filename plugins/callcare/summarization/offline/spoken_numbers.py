@@ -24,6 +24,10 @@ MONTHS = (
 )  # fmt: skip
 _DIGIT_WORDS = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
 _SCALE_WORDS = {"hundred", "thousand", "million", "billion"}
+# "hundreds of calls", "thousands": plurals of a scale word are a rough size, not a number
+_SCALE_PLURALS = {w + "s" for w in _SCALE_WORDS}
+# "a couple hundred", "a few thousand", "several million": a rough size, not a number
+_ROUGH = {"couple", "few", "several", "many", "some", "dozen", "dozens"}
 
 # words and figures; the separator decides whether two words can belong to one number
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+(?:\.\d+)?")
@@ -43,15 +47,28 @@ def words_of(text: str) -> list[Word]:
 def _joined(text: str, left: Word, right: Word, allow_comma: bool = False) -> bool:
     """Whether two words are adjacent in speech: only spaces or a hyphen (or a comma) between them."""
     gap = text[left.end : right.start]
-    return gap.strip(" -" + ("," if allow_comma else "")) == ""
+    return gap.strip(" \u00a0-" + ("," if allow_comma else "")) == ""
+
+
+def not_a_scale_number(previous: str | None, word: str) -> bool:
+    """Whether a scale word is no number of its own: "2 million", "1.5 million", "a couple hundred",
+    "hundreds of". text2num would read "million" alone as 1000000 (the figure before it is not a
+    word it sees), so "a 2 million dollar policy" would become "a 2 $1,000,000 policy"."""
+    if word in _SCALE_PLURALS:
+        return True
+    if word not in _SCALE_WORDS or previous is None:
+        return False
+    return previous[0].isdigit() or previous in _ROUGH
 
 
 class _View:
     """A word as text2num's find_numbers reads it (its Token protocol)."""
 
-    def __init__(self, word: Word, separated: bool) -> None:
-        # figures already written stay as they are: text2num sees a separator
-        self._text = "," if word.text[0].isdigit() else word.text
+    def __init__(self, word: Word, separated: bool, previous: Word | None = None) -> None:
+        # figures already written stay as they are: text2num sees a separator; so does a scale
+        # word after a figure or a rough size ("2 million", "a couple hundred")
+        rough = not_a_scale_number(previous.text if previous else None, word.text)
+        self._text = "," if word.text[0].isdigit() or rough else word.text
         self._separated = separated
 
     def text(self) -> str:
@@ -77,7 +94,10 @@ class Number:
 def find_spoken_numbers(text: str, words: list[Word] | None = None) -> list[Number]:
     """Every number said in words, by text2num, never across punctuation."""
     words = words_of(text) if words is None else words
-    views = [_View(w, k > 0 and not _joined(text, words[k - 1], w)) for k, w in enumerate(words)]
+    views = [
+        _View(w, k > 0 and not _joined(text, words[k - 1], w), words[k - 1] if k > 0 else None)
+        for k, w in enumerate(words)
+    ]
     out = []
     for occ in find_numbers(views, "en", 0):
         start = occ.start
