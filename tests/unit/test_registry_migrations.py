@@ -99,6 +99,61 @@ def test_a_registry_at_the_previous_head_upgrades_with_its_data(url: str) -> Non
         registry.engine.dispose()
 
 
+def _downgrade(url: str, revision: str) -> None:
+    from alembic import command
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            command.downgrade(schema.REGISTRY.config(conn), revision)
+            conn.commit()
+    finally:
+        engine.dispose()
+
+
+def _call_indexes(url: str) -> dict[str, list[str]]:
+    engine = sa.create_engine(url)
+    try:
+        return {i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes("calls")}
+    finally:
+        engine.dispose()
+
+
+def test_the_list_order_indexes_go_up_and_down_with_the_data(url: str) -> None:
+    """0002: a `(column, call_id)` index per order the web list offers; down, the old single-column ones."""
+    schema.upgrade(url, "0001")
+    registry = Registry(url)
+    try:
+        fill(registry)
+        schema.upgrade(url)
+        indexes = _call_indexes(url)
+        for column in (
+            "updated_at",
+            "call_date",
+            "status",
+            "sentiment",
+            "category",
+            "agent_id",
+            "duration_s",
+        ):
+            assert indexes[f"ix_calls_{column}_call_id"] == [column, "call_id"]
+        assert "ix_calls_status" not in indexes and "ix_calls_call_date" not in indexes
+        assert schema_diffs(registry.engine) == []
+
+        _downgrade(url, "0001")
+        indexes = _call_indexes(url)
+        assert indexes["ix_calls_status"] == ["status"] and indexes["ix_calls_call_date"] == ["call_date"]
+        assert not [name for name in indexes if name.endswith("_call_id") and "created_at" not in name]
+        assert_filled(registry)
+
+        schema.upgrade(url)
+        assert schema.current_revision(url) == schema.head_revision()
+        assert schema_diffs(registry.engine) == []
+        assert_filled(registry)
+    finally:
+        registry.engine.dispose()
+
+
 def test_a_database_made_by_create_all_is_adopted_with_its_data(url: str) -> None:
     registry = Registry(url)
     try:

@@ -248,3 +248,23 @@ def test_a_search_count_is_exact_below_the_sample_and_an_estimate_past_it(
     negative = search("you", sentiment="Negative")
     assert negative["count_is_estimate"] is True
     assert 0 <= negative["count"] <= completed
+
+
+def test_the_list_pages_by_cursor_and_carries_issue_sentences(app: Any, world: World, token_for: Any) -> None:
+    client = app.test_client()
+    headers = auth(token_for("sam"))
+    first = client.get("/api/v1/calls/?page_size=2&sort=date", headers=headers).get_json()
+    assert first["prev_cursor"] is None and first["next_cursor"]
+    assert any(item["issue_sentence"] for item in first["result"])
+    second = client.get(
+        f"/api/v1/calls/?page_size=2&sort=date&page=2&after={first['next_cursor']}", headers=headers
+    ).get_json()
+    numbered = client.get("/api/v1/calls/?page_size=2&sort=date&page=2", headers=headers).get_json()
+    assert [c["call_id"] for c in second["result"]] == [c["call_id"] for c in numbered["result"]]
+    back = client.get(
+        f"/api/v1/calls/?page_size=2&sort=date&page=1&before={second['prev_cursor']}", headers=headers
+    ).get_json()
+    assert [c["call_id"] for c in back["result"]] == [c["call_id"] for c in first["result"]]
+    # a cursor of another order is not refused: the page goes by its number
+    other = client.get(f"/api/v1/calls/?page_size=2&page=2&after={first['next_cursor']}", headers=headers)
+    assert other.status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,39 @@ def test_audit_log_is_for_admins(client_for: Any) -> None:
     assert client_for("sam").get("/audit/list/").status_code == 302
     # read-only: no add, edit or delete
     assert admin.get("/audit/add").status_code in (302, 404)
+
+
+def test_list_shows_issue_sentences_and_pages_by_keyset(client_for: Any, world: World) -> None:
+    client = client_for("sam")
+    everything = client.get("/calls/?page_size=100").get_data(as_text=True).replace("&#39;", "'")
+    for call in world.completed:
+        assert f'<div class="small cc-issue">{call.dialogue["truth"]["issue_sentence"]}</div>' in everything
+    html = client.get("/calls/?page_size=2").get_data(as_text=True)
+    nxt = re.search(r'href="([^"]*after=[^"]*)" rel="next"', html)
+    assert nxt is not None, "next goes by keyset"
+    second = client.get(nxt.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    first_ids = re.findall(r'data-call-id="([^"]+)"', html)
+    second_ids = re.findall(r'data-call-id="([^"]+)"', second)
+    assert len(second_ids) == 2 and not set(first_ids) & set(second_ids)
+    by_number = client.get("/calls/?page_size=2&page=2").get_data(as_text=True)
+    assert re.findall(r'data-call-id="([^"]+)"', by_number) == second_ids
+    prev = re.search(r'href="([^"]*before=[^"]*)" rel="prev"', second)
+    assert prev is not None
+    back = client.get(prev.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert re.findall(r'data-call-id="([^"]+)"', back) == first_ids
+
+
+def test_detail_says_when_the_transcript_was_truncated_for_the_summary(client_for: Any, world: World) -> None:
+    registry, lake = world.registry_and_lake()
+    call = world.completed[0]
+    key = lake.key_from_uri(registry.get(call.call_id)["summary_uri"])
+    original = lake.get_json(key)
+    client = client_for("sam")
+    assert "cc-truncated" not in client.get(f"/calls/{call.call_id}").get_data(as_text=True)
+    try:
+        lake.put_json(key, {**original, "truncated": True})
+        html = client.get(f"/calls/{call.call_id}").get_data(as_text=True)
+        assert "cc-truncated" in html and "cut in the middle" in html
+    finally:
+        lake.put_json(key, original)
+        registry.engine.dispose()

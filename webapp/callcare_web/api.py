@@ -2,6 +2,7 @@
 
     POST /api/v1/security/login {"username": ..., "password": ..., "provider": "db", "refresh": true}
     GET  /api/v1/calls/?status=COMPLETED&sentiment=Negative&page=1&page_size=25
+    GET  /api/v1/calls/?status=COMPLETED&page=2&after=<next_cursor of page 1>     (keyset paging)
     POST /api/v1/calls/search {"q": "refund", "status": "COMPLETED", "page": 1}   (terms in the body)
     GET  /api/v1/calls/<call_id>            .../transcript   .../summary   .../audio
     PUT  /api/v1/calls/<call_id>/assignment {"user_id": 3 | null}      (supervisors)
@@ -23,7 +24,7 @@ from flask_appbuilder.security.decorators import protect
 from callcare_web import audit, commands, documents, media, queries
 from callcare_web.errors import Forbidden, Invalid, NotAssignable, NotFound, NotInLake
 from callcare_web.filters import Filters, clean_terms
-from callcare_web.search_index import catch_up
+from callcare_web.search_index import CATCH_UP_WAIT_S, catch_up
 from callcare_web.security import CALLS, CALLS_API
 
 PUBLIC_FIELDS = (
@@ -50,6 +51,8 @@ PUBLIC_FIELDS = (
     "assignee_id",
     "assignee",
 )
+# what a list item has beside PUBLIC_FIELDS: the summary's issue sentence (null until indexed)
+LIST_FIELDS = (*PUBLIC_FIELDS, "issue_sentence")
 
 
 # list arguments whose document gives them a type, format, pattern or enum (free text may be empty)
@@ -63,6 +66,8 @@ TYPED_ARGUMENTS = (
     "dir",
     "page",
     "page_size",
+    "after",
+    "before",
 )
 
 
@@ -74,8 +79,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def serialize(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(row[k]) for k in PUBLIC_FIELDS if k in row}
+def serialize(row: dict[str, Any], fields: tuple[str, ...] = PUBLIC_FIELDS) -> dict[str, Any]:
+    return {k: _plain(row[k]) for k in fields if k in row}
 
 
 def _engine() -> sa.Engine:
@@ -136,6 +141,8 @@ class CallsApi(BaseApi):
           - {in: query, name: dir, schema: {type: string, enum: [asc, desc]}}
           - {in: query, name: page, schema: {type: integer, minimum: 1, maximum: 10000}}
           - {in: query, name: page_size, schema: {type: integer, minimum: 1, maximum: 100}}
+          - {in: query, name: after, schema: {type: string, pattern: '^[A-Za-z0-9_-]{1,512}$'}, description: "next_cursor of the page before: the next page by keyset (give page as the number it is); one this list did not make, or from another order, is ignored and the page goes by its number"}
+          - {in: query, name: before, schema: {type: string, pattern: '^[A-Za-z0-9_-]{1,512}$'}, description: "prev_cursor of the page after: the previous page by keyset"}
           responses:
             200:
               description: A page of calls
@@ -146,10 +153,18 @@ class CallsApi(BaseApi):
                     properties:
                       count: {type: integer}
                       count_is_lower_bound: {type: boolean, description: "always false (kept for older clients)"}
-                      count_is_estimate: {type: boolean, description: "false: a list's count is exact"}
+                      count_is_estimate: {type: boolean, description: "true past 2,000 calls for a supervisor: estimated from a uniform sample of the calls"}
                       page: {type: integer}
                       page_size: {type: integer}
-                      result: {type: array, items: {type: object, properties: {call_id: {type: string}}}}
+                      next_cursor: {type: string, nullable: true, description: "after= for the next page; null on a short page"}
+                      prev_cursor: {type: string, nullable: true, description: "before= for the previous page; null on page 1"}
+                      result:
+                        type: array
+                        items:
+                          type: object
+                          properties:
+                            call_id: {type: string}
+                            issue_sentence: {type: string, nullable: true, description: "the summary's issue sentence; null until the call is indexed"}
               links:
                 GetFirstCall:
                   operationId: get_call
@@ -189,14 +204,16 @@ class CallsApi(BaseApi):
         return self._page(filters)
 
     def _page(self, filters: Filters) -> Any:
-        if filters.q:
-            catch_up(_engine(), current_app.config["CALLCARE_WEB"].core)
+        # as the list page: a search waits for the index, a list takes the issue sentences it has
+        catch_up(
+            _engine(), current_app.config["CALLCARE_WEB"].core, wait_s=CATCH_UP_WAIT_S if filters.q else 0
+        )
         with _engine().connect() as conn:
             page = queries.list_calls(conn, _viewer(), filters)
         audit.record("list", via="api", count=len(page.rows))
         result = []
         for row in page.rows:
-            item = serialize(row)
+            item = serialize(row, LIST_FIELDS)
             if filters.q:
                 item["snippet"] = str(row.get("snippet") or "")
             result.append(item)
@@ -207,6 +224,8 @@ class CallsApi(BaseApi):
             count_is_estimate=page.total_is_estimate,
             page=page.page,
             page_size=page.page_size,
+            next_cursor=page.next_cursor.encode() if page.next_cursor else None,
+            prev_cursor=page.prev_cursor.encode() if page.prev_cursor else None,
             result=result,
         )
 
@@ -247,6 +266,8 @@ class CallsApi(BaseApi):
                     dir: {type: string, enum: [asc, desc]}
                     page: {type: integer, minimum: 1, maximum: 10000}
                     page_size: {type: integer, minimum: 1, maximum: 100}
+                    after: {type: string, pattern: '^[A-Za-z0-9_-]{1,512}$', description: "next_cursor of the page before (an order other than relevance)"}
+                    before: {type: string, pattern: '^[A-Za-z0-9_-]{1,512}$', description: "prev_cursor of the page after"}
           responses:
             200:
               description: A page of matching calls, each with a highlighted snippet
@@ -260,12 +281,15 @@ class CallsApi(BaseApi):
                       count_is_lower_bound: {type: boolean, description: "always false (kept for older clients)"}
                       page: {type: integer}
                       page_size: {type: integer}
+                      next_cursor: {type: string, nullable: true, description: "after= for the next page; null by relevance (pages by number) or on a short page"}
+                      prev_cursor: {type: string, nullable: true, description: "before= for the previous page"}
                       result:
                         type: array
                         items:
                           type: object
                           properties:
                             call_id: {type: string}
+                            issue_sentence: {type: string, nullable: true}
                             snippet: {type: string, description: "HTML: the text escaped, matched words in <mark>"}
               links:
                 GetFirstFound:
@@ -287,6 +311,10 @@ class CallsApi(BaseApi):
                 continue
             if isinstance(value, bool) or not isinstance(value, str | int):
                 return self.response_400(message=f"{name} must be a string or a whole number")
+            if name in ("after", "before") and not isinstance(value, str):
+                return self.response_400(
+                    message=f"{name} must be a string (a page's next_cursor or prev_cursor)"
+                )
             if value == "" and name in TYPED_ARGUMENTS:
                 return self.response_400(message=f"empty value for {name}")
             args[name] = str(value)

@@ -6,7 +6,10 @@ Parsing never fails: a bad value is dropped and said in `errors` (the pages show
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +38,46 @@ _WHOLE = re.compile(r"^[0-9]+$")
 _ASSIGNEE = re.compile(r"^(me|none|[0-9]{1,9})$")
 # the last page a list goes to (25 000 calls at 25 a page; searches and filters narrow past that)
 MAX_PAGE = 10_000
+_CURSOR = re.compile(r"^[A-Za-z0-9_-]{1,512}$")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A place in a list: the sort key of one row (its sort value, None in the NULLs at the end, and its
+    call id), for keyset paging. `after` lists the rows past it, `before` the rows ahead of it.
+
+    Opaque to clients (base64url JSON), not secret: it holds one row's sort value and call id, and the
+    scope and filters apply to the page it opens as to any other. It says which order it belongs to,
+    so a link kept from another order is refused rather than read as a place in this one.
+    """
+
+    sort: str
+    direction: str
+    value: str | float | None
+    call_id: str
+
+    def encode(self) -> str:
+        raw = json.dumps([self.sort, self.direction, self.value, self.call_id], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor | None:
+        if not _CURSOR.match(token):
+            return None
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        except (binascii.Error, ValueError):
+            return None
+        if not (isinstance(raw, list) and len(raw) == 4):
+            return None
+        sort, direction, value, call_id = raw
+        if sort not in SORTS or sort == RELEVANCE or direction not in ("asc", "desc"):
+            return None
+        if not isinstance(call_id, str) or len(call_id) > 64:
+            return None
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
+            return None
+        return cls(sort, direction, value, call_id)
 
 
 def clean_terms(raw: str | None) -> str:
@@ -65,8 +108,17 @@ class Filters:
     direction: str = "desc"
     page: int = 1
     page_size: int = 25
+    # keyset paging: the rows after (or before) this place in the list's order; `page` is then the
+    # number shown, not an offset
+    after: Cursor | None = None
+    before: Cursor | None = None
     errors: list[str] = field(default_factory=list)
+    # what was read otherwise than asked, without making the request wrong (the pages show it, the
+    # API does not refuse it): a page link whose cursor is unreadable or from another order is
+    # served by its page number
+    notices: list[str] = field(default_factory=list)
     sort_given: bool = False
+    page_size_given: bool = False  # asked for (links keep it: a page's place depends on its size)
 
     @classmethod
     def parse(cls, args: Any, page_size: int = 25, max_page_size: int = 100) -> Filters:
@@ -107,7 +159,34 @@ class Filters:
         f.direction = direction
         f.page = f._whole(args.get("page"), "page", 1, MAX_PAGE, 1)
         f.page_size = f._whole(args.get("page_size"), "page_size", 1, max_page_size, page_size)
+        f.page_size_given = f.page_size != page_size
+        for name in ("after", "before"):
+            raw = args.get(name) or ""
+            if not raw:
+                continue
+            if not _CURSOR.match(raw):  # not even the cursor's alphabet: a wrong request
+                f.errors.append(f"{name} must be a page cursor: letters, digits, - and _")
+                continue
+            cursor = Cursor.decode(raw)
+            if cursor is None:  # well formed, but not a place this list made: served by number
+                f.notices.append("That page link is not one this list made: showing the page by its number.")
+            elif not (f.after or f.before):  # both: the first (after) wins
+                setattr(f, name, cursor)
         return f
+
+    def cursor_fits(self, sort: str) -> bool:
+        """Whether the request's cursor (if any) is a place in this order (`sort` as the list applies it).
+
+        A cursor from another order (a kept link, an edited URL) is dropped, with a notice: the page
+        number then applies as an offset."""
+        cursor = self.after or self.before
+        if cursor is None:
+            return False
+        if cursor.sort == sort and cursor.direction == self.direction:
+            return True
+        self.notices.append("That page link belongs to another order: showing the page by its number.")
+        self.after = self.before = None
+        return False
 
     def _whole(self, raw: str | None, name: str, low: int, high: int, default: int) -> int:
         """A whole number in [low, high]; anything else is an error and the nearest allowed value.
@@ -143,7 +222,8 @@ class Filters:
         """The non-default parameters (for links that keep the current filters).
 
         A search goes by its handle (`search`), never its terms: links end up in access logs and
-        browser history (security review L8).
+        browser history (security review L8). A keyset cursor (`after`, `before`) is a place in one
+        order and one set of filters, so only a link that asks for it carries one.
         """
         values = {
             "status": self.status,
@@ -157,6 +237,10 @@ class Filters:
             "sort": self.sort if self.sort != self.default_sort else "",
             "dir": self.direction if self.direction != "desc" else "",
             "page": self.page if self.page != 1 else "",
+            "page_size": self.page_size if self.page_size_given else "",
         }
         values.update(changes)
+        for name in ("after", "before"):
+            if isinstance(values.get(name), Cursor):
+                values[name] = values[name].encode()
         return {k: v for k, v in values.items() if v not in ("", None)}

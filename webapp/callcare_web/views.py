@@ -17,7 +17,7 @@ from callcare_web import audit, commands, dashboard, documents, media, queries
 from callcare_web.errors import Forbidden, Invalid, NotFound, NotInLake
 from callcare_web.filters import RELEVANCE, SENTIMENTS, STATUSES, Filters, clean_terms
 from callcare_web.models import AuditEntry
-from callcare_web.search_index import catch_up
+from callcare_web.search_index import CATCH_UP_WAIT_S, catch_up
 from callcare_web.security import CALLS, CALLS_MENU, DASHBOARD, DASHBOARD_MENU
 
 BADGES = {
@@ -146,8 +146,9 @@ class CallsView(BaseView):
             else:
                 filters.use_search(q, handle)
         who = viewer()
-        if filters.q:
-            catch_up(engine(), settings.core)
+        # a search waits for the index to catch up with the outbox; a list only shows the issue
+        # sentences from it, and goes on at once when another request is catching up
+        catch_up(engine(), settings.core, wait_s=CATCH_UP_WAIT_S if filters.q else 0)
         with engine().connect() as conn:
             page = queries.list_calls(conn, who, filters)
             facets = queries.facets(conn, who)

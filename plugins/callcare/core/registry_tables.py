@@ -18,11 +18,11 @@ calls = sa.Table(
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("source_ref", sa.String(1024), nullable=False),
     sa.Column("content_sha256", sa.String(64), nullable=False),
-    sa.Column("call_date", sa.String(10), nullable=False, index=True),
+    sa.Column("call_date", sa.String(10), nullable=False),
     sa.Column("audio_uri", sa.String(2048), nullable=False),
     sa.Column("audio_format", sa.String(16), nullable=False),
     sa.Column("size_bytes", sa.BigInteger, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
     sa.Column("error_message", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -49,6 +49,11 @@ calls = sa.Table(
 
 # the web app's call list pages newest first, with call_id as the tiebreaker: one index serves it
 sa.Index("ix_calls_created_at_call_id", calls.c.created_at, calls.c.call_id)
+# and by each other order it offers, a keyset page at a time (registry migration 0002); the status
+# and call date ones also serve the pipeline's and the dashboard's lookups by status and by day
+LIST_ORDER_COLUMNS = ("updated_at", "call_date", "status", "sentiment", "category", "agent_id", "duration_s")
+for _name in LIST_ORDER_COLUMNS:
+    sa.Index(f"ix_calls_{_name}_call_id", calls.c[_name], calls.c.call_id)
 
 call_events = sa.Table(
     "call_events",
