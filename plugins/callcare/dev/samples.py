@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import wave
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import av
@@ -74,17 +75,25 @@ def extension(fmt: str) -> str:
     return "flac" if fmt == "flac" else "wav"
 
 
-def make_samples(target: Path, samples_file: Path = SAMPLES_FILE) -> list[Path]:
+def sample_file_name(call: dict, today: date) -> str:
+    """`<date>_<name>.<ext>`, dated `days_ago` before today: the name's date becomes the call's date
+    (callcare.sources.inbox), and a demo's calls must fall inside the dashboard's recent days."""
+    recorded = today - timedelta(days=int(call.get("days_ago", 0)))
+    return f"{recorded.isoformat()}_{call['name']}.{extension(call['format'])}"
+
+
+def make_samples(target: Path, samples_file: Path = SAMPLES_FILE, today: date | None = None) -> list[Path]:
     """Writes each sample into `target` atomically (a half-written file must never be ingested)."""
     if shutil.which("flite") is None:
         raise SampleToolMissing("flite is not installed (Debian/Ubuntu: apt-get install flite)")
     calls = json.loads(samples_file.read_text())
+    today = today or datetime.now(UTC).date()
     target.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory(prefix="callcare-samples-") as tmp:
         workdir = Path(tmp)
         for call in calls:
-            name = f"{call['name']}.{extension(call['format'])}"
+            name = sample_file_name(call, today)
             staged = workdir / name
             encode(render_call(call, workdir), staged, call["format"])
             shutil.move(str(staged), target / f".{name}.part")
