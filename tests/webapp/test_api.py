@@ -160,6 +160,10 @@ def test_filters_and_search(app: Any, world: World, token_for: Any) -> None:
     phrase = target.dialogue["truth"]["issue_sentence"].split()[:4]
     assert target.call_id in found(" ".join(phrase))
     assert found("zzzyxq-no-such-word") == []
+    # longer than the document allows: refused, not searched cut short (schemathesis found it)
+    long = client.post("/api/v1/calls/search", json={"q": "a" * 201}, headers=auth(token))
+    assert long.status_code == 400 and "200 characters" in long.get_json()["message"]
+    assert client.post("/api/v1/calls/search", json={"q": "a" * 200}, headers=auth(token)).status_code == 200
     # a search in the query string is refused: query strings are written to access logs
     refused = client.get(f"/api/v1/calls/?q={word}", headers=auth(token))
     assert refused.status_code == 400

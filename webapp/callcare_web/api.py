@@ -23,7 +23,7 @@ from flask_appbuilder.security.decorators import protect
 
 from callcare_web import audit, commands, documents, media, queries
 from callcare_web.errors import Forbidden, Invalid, NotAssignable, NotFound, NotInLake
-from callcare_web.filters import Filters, clean_terms
+from callcare_web.filters import MAX_SEARCH_CHARS, Filters, clean_terms
 from callcare_web.search_index import CATCH_UP_WAIT_S, catch_up
 from callcare_web.security import CALLS, CALLS_API
 
@@ -304,6 +304,8 @@ class CallsApi(BaseApi):
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or not isinstance(body.get("q"), str):
             return self.response_400(message='body must be a JSON object with "q", a string')
+        if len(body["q"]) > MAX_SEARCH_CHARS:  # as the document says; never cut silently
+            return self.response_400(message=f"q is longer than {MAX_SEARCH_CHARS} characters")
         args: dict[str, str] = {}
         for name in (*TYPED_ARGUMENTS, "category", "agent"):
             value = body.get(name)

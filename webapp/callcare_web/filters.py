@@ -80,9 +80,13 @@ class Cursor:
         return cls(sort, direction, value, call_id)
 
 
+# The most search text taken: the API refuses more (its document says so), the page's form cuts it
+MAX_SEARCH_CHARS = 200
+
+
 def clean_terms(raw: str | None) -> str:
-    """Search terms as searched: whitespace collapsed, at most 200 characters."""
-    return " ".join((raw or "").split())[:200]
+    """Search terms as searched: whitespace collapsed, at most MAX_SEARCH_CHARS characters."""
+    return " ".join((raw or "").split())[:MAX_SEARCH_CHARS]
 
 
 def _is_date(value: str) -> bool:
