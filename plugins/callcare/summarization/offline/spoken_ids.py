@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from text_to_num import find_numbers
 
-from callcare.summarization.offline.spoken_numbers import not_a_scale_number
+from callcare.summarization.offline.spoken_numbers import Text2numView, not_a_scale_number
 
 # "double seven" / "triple zero" repeat the next digit or letter
 REPEATERS = {"double": 2, "triple": 3}
@@ -159,7 +159,7 @@ def _unspell(m: re.Match[str]) -> str:
     return m.group(0)
 
 
-class _NumberToken:
+class _NumberToken(Text2numView):
     """The view of a token that text2num's find_numbers reads (its Token protocol)."""
 
     def __init__(self, token: Token, separated: bool, previous: Token | None = None) -> None:
@@ -169,15 +169,6 @@ class _NumberToken:
         wordish = token.kind in ("word", "caps") or token.text == "a"
         self._text = token.text if wordish and not rough else ","
         self._separated = separated
-
-    def text(self) -> str:
-        return self._text
-
-    def nt_separated(self, previous: object) -> bool:
-        return self._separated
-
-    def not_a_number_part(self) -> bool:
-        return False
 
 
 def _raw_tokens(text: str) -> list[Token]:

@@ -61,15 +61,12 @@ def not_a_scale_number(previous: str | None, word: str) -> bool:
     return previous[0].isdigit() or previous in _ROUGH
 
 
-class _View:
-    """A word as text2num's find_numbers reads it (its Token protocol)."""
+class Text2numView:
+    """A word as text2num's find_numbers reads it (its Token protocol): the text it sees, and whether
+    a pause or punctuation separated it from the word before. Subclasses decide the text."""
 
-    def __init__(self, word: Word, separated: bool, previous: Word | None = None) -> None:
-        # figures already written stay as they are: text2num sees a separator; so does a scale
-        # word after a figure or a rough size ("2 million", "a couple hundred")
-        rough = not_a_scale_number(previous.text if previous else None, word.text)
-        self._text = "," if word.text[0].isdigit() or rough else word.text
-        self._separated = separated
+    _text: str
+    _separated: bool
 
     def text(self) -> str:
         return self._text
@@ -79,6 +76,15 @@ class _View:
 
     def not_a_number_part(self) -> bool:
         return False
+
+
+class _View(Text2numView):
+    def __init__(self, word: Word, separated: bool, previous: Word | None = None) -> None:
+        # figures already written stay as they are: text2num sees a separator; so does a scale
+        # word after a figure or a rough size ("2 million", "a couple hundred")
+        rough = not_a_scale_number(previous.text if previous else None, word.text)
+        self._text = "," if word.text[0].isdigit() or rough else word.text
+        self._separated = separated
 
 
 @dataclass(frozen=True)
