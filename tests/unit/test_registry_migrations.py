@@ -99,18 +99,6 @@ def test_a_registry_at_the_previous_head_upgrades_with_its_data(url: str) -> Non
         registry.engine.dispose()
 
 
-def _downgrade(url: str, revision: str) -> None:
-    from alembic import command
-
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            command.downgrade(schema.REGISTRY.config(conn), revision)
-            conn.commit()
-    finally:
-        engine.dispose()
-
-
 def _call_indexes(url: str) -> dict[str, list[str]]:
     engine = sa.create_engine(url)
     try:
@@ -140,7 +128,7 @@ def test_the_list_order_indexes_go_up_and_down_with_the_data(url: str) -> None:
         assert "ix_calls_status" not in indexes and "ix_calls_call_date" not in indexes
         assert schema_diffs(registry.engine) == []
 
-        _downgrade(url, "0001")
+        schema.REGISTRY.downgrade(url, "0001")
         indexes = _call_indexes(url)
         assert indexes["ix_calls_status"] == ["status"] and indexes["ix_calls_call_date"] == ["call_date"]
         assert not [name for name in indexes if name.endswith("_call_id") and "created_at" not in name]

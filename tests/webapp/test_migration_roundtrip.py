@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from alembic.script import ScriptDirectory
 from callcare.core import schema as registry_schema
 from callcare_web import schema
@@ -26,16 +25,6 @@ def _revisions() -> list[tuple[str, str | None]]:
     ]
 
 
-def _downgrade(url: str, revision: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            command.downgrade(schema.WEB.config(conn), revision)
-            conn.commit()
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
@@ -49,7 +38,7 @@ def test_each_web_migration_goes_down_and_up_again(url: str) -> None:
     steps = _revisions()
     assert steps, "the web history has migrations above its baseline"
     for revision, below in steps:  # head first: each one down, then all the way down to the baseline
-        _downgrade(url, below)
+        schema.WEB.downgrade(url, below)
         assert schema.current_revision(url) == below, revision
     assert schema.current_revision(url) == schema.BASELINE
 

@@ -85,6 +85,14 @@ class Migrations:
                 conn.commit()
                 return self._current(conn)
 
+    def downgrade(self, url_or_engine: EngineLike, revision: str) -> None:
+        """Take the database down to `revision` (rolling a release back by hand; tests check that
+        every migration's downgrade works)."""
+        with _engine(url_or_engine) as engine, _migration_lock(engine, self.name) as conn:
+            log.info("%s: downgrading %s to %s", self.name, _safe(engine), revision)
+            command.downgrade(self.config(conn), revision)
+            conn.commit()
+
     def stamp(self, url_or_engine: EngineLike, revision: str) -> None:
         """Record `revision` without running anything (for repairs by hand)."""
         with _engine(url_or_engine) as engine, _migration_lock(engine, self.name) as conn:
