@@ -140,6 +140,19 @@ def deploy_release_over(r: Deployment, repo: Path = REPO) -> Deployment:
     return r
 
 
+def point_registry_at_local_database(r: Deployment, options: dict[str, str], dbname: str) -> dict:
+    """The registry's connection secret (what the MWAA secrets backend reads for the template's
+    `callcare.registry_conn_id`) pointed at a database of the local PostgreSQL, which plays the RDS
+    instance; its generated password is kept. Returns the secret's value."""
+    sm = r.client("secretsmanager")
+    prefix = json.loads(options["secrets.backend_kwargs"])["connections_prefix"]
+    secret = f"{prefix}/{options['callcare.registry_conn_id']}"
+    attached = json.loads(sm.get_secret_value(SecretId=secret)["SecretString"])
+    attached.update(host="127.0.0.1", port=5432, dbname=dbname, username="postgres")
+    sm.put_secret_value(SecretId=secret, SecretString=json.dumps(attached))
+    return attached
+
+
 def _read_cloudformation_report(r: Deployment) -> None:
     for line in (r.tmp / "cloudformation.jsonl").read_text().splitlines():
         report = json.loads(line)

@@ -147,6 +147,17 @@ def fetch_artifacts(s3, airflow_stack, mwaa: dict, home: Path) -> dict[str, Path
     return artifacts
 
 
+def prepare_container(s3, airflow_stack, mwaa: dict, home: Path, venv: Path) -> dict[str, Path]:
+    """A container of the environment as MWAA builds one: the artifacts read (fetch_artifacts), the
+    image's Python environment with requirements.txt installed, plugins.zip unpacked. Returns the
+    artifacts' local paths (the startup script among them)."""
+    artifacts = fetch_artifacts(s3, airflow_stack, mwaa, home)
+    install_image(venv)
+    install_requirements(venv, artifacts["Requirements"], home / "dags")
+    unpack_plugins(artifacts["Plugins"], home / "plugins")
+    return artifacts
+
+
 def unpack_plugins(plugins_zip: Path, plugins_folder: Path) -> None:
     shutil.rmtree(plugins_folder, ignore_errors=True)
     plugins_folder.mkdir(parents=True)

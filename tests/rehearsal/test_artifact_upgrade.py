@@ -37,15 +37,12 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.rehearsal.deployment import deploy_release_over, deploy_to_moto
+from tests.rehearsal.deployment import deploy_release_over, deploy_to_moto, point_registry_at_local_database
 from tests.rehearsal.iam import execution_role_arn
 from tests.rehearsal.mwaa_runtime import (
     MwaaAirflow,
     MwaaSettings,
-    fetch_artifacts,
-    install_image,
-    install_requirements,
-    unpack_plugins,
+    prepare_container,
 )
 from tests.rehearsal.steps import ok
 from tests.rehearsal.web_service import ALB_HEADERS, login, web_service
@@ -117,14 +114,10 @@ def test_a_deployed_environment_upgrades_to_this_release(tmp_path, moto_server, 
         earlier_versions = {
             k: stack.resolve(mwaa[f"{k}S3ObjectVersion"]) for k in ("Plugins", "Requirements")
         }
-        s3, sm = r.client("s3"), r.client("secretsmanager")
+        s3 = r.client("s3")
 
         registry_db = pg_databases("registry")
-        prefix = json.loads(options["secrets.backend_kwargs"])["connections_prefix"]
-        registry_secret = f"{prefix}/{options['callcare.registry_conn_id']}"
-        attached = json.loads(sm.get_secret_value(SecretId=registry_secret)["SecretString"])
-        attached.update(host="127.0.0.1", port=5432, dbname=registry_db, username="postgres")
-        sm.put_secret_value(SecretId=registry_secret, SecretString=json.dumps(attached))
+        point_registry_at_local_database(r, options, registry_db)
         registry_url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{registry_db}"
 
         transcribe = FakeTranscribe(s3, region).start()
@@ -144,10 +137,7 @@ def test_a_deployed_environment_upgrades_to_this_release(tmp_path, moto_server, 
             "CALLCARE_GDRIVE_API_ENDPOINT": drive.url,
         }
         home = tmp_path / "mwaa-earlier"
-        artifacts = fetch_artifacts(s3, stack, mwaa, home)
-        install_image(EARLIER_MWAA_VENV)
-        install_requirements(EARLIER_MWAA_VENV, artifacts["Requirements"], home / "dags")
-        unpack_plugins(artifacts["Plugins"], home / "plugins")
+        artifacts = prepare_container(s3, stack, mwaa, home, EARLIER_MWAA_VENV)
         settings = MwaaSettings(
             home=home,
             venv=EARLIER_MWAA_VENV,
@@ -210,10 +200,7 @@ def test_a_deployed_environment_upgrades_to_this_release(tmp_path, moto_server, 
         _assert_role_has_compaction_grant(r, stack)
 
         home = tmp_path / "mwaa"
-        artifacts = fetch_artifacts(s3, stack, mwaa, home)
-        install_image(MWAA_VENV)
-        install_requirements(MWAA_VENV, artifacts["Requirements"], home / "dags")
-        unpack_plugins(artifacts["Plugins"], home / "plugins")
+        artifacts = prepare_container(s3, stack, mwaa, home, MWAA_VENV)
         settings = dataclasses.replace(
             settings, home=home, venv=MWAA_VENV, api_port=free_port(), options=options
         )

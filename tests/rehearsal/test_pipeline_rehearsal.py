@@ -39,10 +39,7 @@ from tests.rehearsal.mwaa_runtime import (
     STARTUP_LIMIT_S,
     MwaaAirflow,
     MwaaSettings,
-    fetch_artifacts,
-    install_image,
-    install_requirements,
-    unpack_plugins,
+    prepare_container,
 )
 from tests.rehearsal.steps import ok
 from tests.rehearsal.web_checks import assert_the_web_service_runs_as_deployed
@@ -78,7 +75,7 @@ def rendered(tmp_path_factory) -> Path:
 
 
 def test_the_pipeline_runs_as_mwaa_runs_it(tmp_path, moto_server, rendered, pg_databases):
-    from tests.rehearsal.deployment import deploy_to_moto
+    from tests.rehearsal.deployment import deploy_to_moto, point_registry_at_local_database
 
     drive = FakeDrive().start()
     transcribe = bedrock = mwaa_fake = None
@@ -106,19 +103,11 @@ def test_the_pipeline_runs_as_mwaa_runs_it(tmp_path, moto_server, rendered, pg_d
 
         # -- the registry's database: RDS played by the local PostgreSQL -------------------------
         registry_db = pg_databases("registry")
-        sm = r.client("secretsmanager")
-        prefix = json.loads(options["secrets.backend_kwargs"])["connections_prefix"]
-        registry_secret = f"{prefix}/{options['callcare.registry_conn_id']}"
-        attached = json.loads(sm.get_secret_value(SecretId=registry_secret)["SecretString"])
-        attached.update(host="127.0.0.1", port=5432, dbname=registry_db, username="postgres")
-        sm.put_secret_value(SecretId=registry_secret, SecretString=json.dumps(attached))
+        attached = point_registry_at_local_database(r, options, registry_db)
 
         # -- MWAA: the artifacts it reads, at the versions the stack names -----------------------
         home = tmp_path / "mwaa"
-        artifacts = fetch_artifacts(s3, airflow_stack, mwaa, home)
-        install_image(MWAA_VENV)
-        install_requirements(MWAA_VENV, artifacts["Requirements"], home / "dags")
-        unpack_plugins(artifacts["Plugins"], home / "plugins")
+        artifacts = prepare_container(s3, airflow_stack, mwaa, home, MWAA_VENV)
 
         # -- the AWS network and MWAA's own resources ---------------------------------------------
         transcribe = FakeTranscribe(s3, region).start()
